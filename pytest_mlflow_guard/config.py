@@ -1,0 +1,238 @@
+"""``[tool.mlflow-guard]`` configuration: loading, validation and defaults.
+
+One ``GuardConfig`` feeds both sides of the product: the tracker refuses at call time what the gate
+would report later, because both read the same patterns, tags and allowed values from here.
+Pure standard library: no MLflow, no pytest.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on 3.10
+    import tomli as tomllib
+
+EXPERIMENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$"
+REGISTERED_MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+REQUIRED_TAGS = ("os.user", "git.commit", "source.type", "model.type", "run.mode")
+ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
+    "run.mode": ("training", "validation", "inference"),
+    "source.type": ("script", "notebook", "pytest"),
+}
+SEVERITIES = ("error", "warning", "off")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which objects a check looks at."""
+
+    experiments: tuple[str, ...] = ()  # glob patterns on experiment names; empty = all
+    since: str | None = None  # ISO date or a relative age such as "7d"
+    statuses: tuple[str, ...] = ()  # run statuses; empty = all
+
+
+@dataclass(frozen=True)
+class Override:
+    """Settings that apply only to experiments whose name matches one of ``experiments``."""
+
+    experiments: tuple[str, ...]
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    select: tuple[str, ...] = ("ALL",)
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, str] = field(default_factory=dict)
+    experiment_name_pattern: str = EXPERIMENT_NAME_PATTERN
+    run_name_pattern: str | None = None
+    registered_model_name_pattern: str = REGISTERED_MODEL_NAME_PATTERN
+    required_tags: tuple[str, ...] = REQUIRED_TAGS
+    allowed_values: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(ALLOWED_VALUES)
+    )
+    stale_staging_days: float = 30.0
+    stale_running_hours: float = 24.0
+    ui_url: str | None = None
+    scope: Scope = field(default_factory=Scope)
+    overrides: tuple[Override, ...] = ()
+    source: Path | None = None  # the file this came from, for messages
+
+    def for_experiment(self, experiment_name: str) -> GuardConfig:
+        """This config with every override whose glob matches ``experiment_name`` applied."""
+        from fnmatch import fnmatchcase
+
+        result = self
+        for override in self.overrides:
+            if any(fnmatchcase(experiment_name, pat) for pat in override.experiments):
+                result = replace(result, **_coerce(dict(override.settings), "overrides"))
+        return result
+
+
+# key in the file -> (field name, coercer)
+_SCALAR_KEYS = {
+    "select": "select",
+    "ignore": "ignore",
+    "severity": "severity",
+    "experiment-name-pattern": "experiment_name_pattern",
+    "run-name-pattern": "run_name_pattern",
+    "registered-model-name-pattern": "registered_model_name_pattern",
+    "required-tags": "required_tags",
+    "allowed-values": "allowed_values",
+    "stale-staging-days": "stale_staging_days",
+    "stale-running-hours": "stale_running_hours",
+    "ui-url": "ui_url",
+}
+_TOP_ONLY_KEYS = {"scope", "overrides"}
+_SCOPE_KEYS = {"experiments", "since", "statuses"}
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+
+def _valid_keys() -> str:
+    return ", ".join(sorted([*_SCALAR_KEYS, *_TOP_ONLY_KEYS]))
+
+
+def _str_list(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[tool.mlflow-guard] {key}: expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _regex(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"[tool.mlflow-guard] {key}: expected a regular expression string")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ConfigError(f"[tool.mlflow-guard] {key}: invalid regex {value!r}: {exc}") from None
+    return value
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"[tool.mlflow-guard] {key}: expected a non-negative number, got {value!r}")
+    return float(value)
+
+
+def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """Map file keys (kebab or snake case) to ``GuardConfig`` fields, validating each value."""
+    out: dict[str, Any] = {}
+    for raw_key, value in raw.items():
+        key = raw_key.replace("_", "-")
+        if key not in _SCALAR_KEYS:
+            raise ConfigError(
+                f"[tool.mlflow-guard] unknown key {raw_key!r} in {where}; valid keys: {_valid_keys()}"
+            )
+        name = _SCALAR_KEYS[key]
+        if key in ("select", "ignore", "required-tags"):
+            out[name] = _str_list(value, key)
+        elif key.endswith("-pattern"):
+            out[name] = _regex(value, key)
+        elif key.startswith("stale-"):
+            out[name] = _number(value, key)
+        elif key == "ui-url":
+            if not isinstance(value, str):
+                raise ConfigError(f"[tool.mlflow-guard] ui-url: expected a string, got {value!r}")
+            out[name] = value.rstrip("/")
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise ConfigError("[tool.mlflow-guard] severity: expected a table {CODE = level}")
+            for code, level in value.items():
+                if level not in SEVERITIES:
+                    raise ConfigError(
+                        f"[tool.mlflow-guard] severity.{code}: {level!r} is not one of "
+                        f"{', '.join(SEVERITIES)}"
+                    )
+            out[name] = dict(value)
+        elif key == "allowed-values":
+            if not isinstance(value, dict):
+                raise ConfigError("[tool.mlflow-guard] allowed-values: expected a table {tag = [..]}")
+            out[name] = {t: _str_list(v, f"allowed-values.{t}") for t in value for v in [value[t]]}
+    return out
+
+
+def _scope(raw: Any) -> Scope:
+    if not isinstance(raw, dict):
+        raise ConfigError("[tool.mlflow-guard] scope: expected a table")
+    unknown = set(raw) - _SCOPE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"[tool.mlflow-guard.scope] unknown key {sorted(unknown)[0]!r}; "
+            f"valid keys: {', '.join(sorted(_SCOPE_KEYS))}"
+        )
+    statuses = _str_list(raw.get("statuses", []), "scope.statuses")
+    bad = [s for s in statuses if s.upper() not in RUN_STATUSES]
+    if bad:
+        raise ConfigError(
+            f"[tool.mlflow-guard.scope] statuses: {bad[0]!r} is not one of {', '.join(RUN_STATUSES)}"
+        )
+    since = raw.get("since")
+    if since is not None and not isinstance(since, str):
+        since = str(since)  # TOML dates arrive as datetime.date
+    return Scope(
+        experiments=_str_list(raw.get("experiments", []), "scope.experiments"),
+        since=since,
+        statuses=tuple(s.upper() for s in statuses),
+    )
+
+
+def from_mapping(raw: Mapping[str, Any], source: Path | None = None) -> GuardConfig:
+    """Build a config from the ``[tool.mlflow-guard]`` table; raise ``ConfigError`` on bad input."""
+    raw = dict(raw)
+    scope = _scope(raw.pop("scope")) if "scope" in raw else Scope()
+    overrides: list[Override] = []
+    for i, item in enumerate(raw.pop("overrides", [])):
+        if not isinstance(item, dict) or "experiments" not in item:
+            raise ConfigError(f"[[tool.mlflow-guard.overrides]] #{i + 1}: needs an 'experiments' list")
+        item = dict(item)
+        globs = _str_list(item.pop("experiments"), "overrides.experiments")
+        _coerce(item, f"overrides #{i + 1}")  # validate now, apply per experiment later
+        overrides.append(Override(globs, item))
+    return GuardConfig(**_coerce(raw, "[tool.mlflow-guard]"), scope=scope,
+                       overrides=tuple(overrides), source=source)
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` that has a ``[tool.mlflow-guard]``."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
+            if "mlflow-guard" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_config(path: Path | str | None = None, start: Path | None = None) -> GuardConfig:
+    """Load the config from ``path`` (a pyproject.toml or a bare TOML file), or find one.
+
+    With no file found, the defaults (the team guide's conventions) apply.
+    """
+    file = Path(path) if path is not None else find_pyproject(start)
+    if file is None:
+        return GuardConfig()
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("mlflow-guard", data if path is not None else {})
+    if table is data and "tool" in data:
+        table = {}
+    return from_mapping(table, source=file)

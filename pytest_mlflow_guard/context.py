@@ -1,0 +1,207 @@
+"""The automatic tags every run gets: who ran it, from which commit, how, and how to replay it.
+
+Used by ``ExperimentTracker.start_run`` and by the MLflow run-context provider (plain
+``mlflow.start_run()``), so both produce the same tags. No MLflow import here.
+
+Git facts come from the repository holding the *caller's code*, not from ``sys.argv[0]``: under
+pytest that is the pytest executable inside a virtualenv, which may sit in no repository or in an
+unrelated one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import shlex
+import sys
+import sysconfig
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+from types import FrameType
+
+from .gitinfo import GitInfo, git_info, strip_credentials
+
+TAG_USER = "os.user"
+TAG_GIT_COMMIT = "git.commit"
+TAG_GIT_BRANCH = "git.branch"
+TAG_GIT_DIRTY = "git.dirty"
+TAG_GIT_REMOTE = "git.remote"
+TAG_SOURCE_TYPE = "source.type"
+TAG_SOURCE_COMMAND = "source.command"
+TAG_SOURCE_WORKDIR = "source.workdir"
+TAG_RUN_MODE = "run.mode"
+TAG_MODEL_TYPE = "model.type"
+# MLflow's own git tags: its detection follows sys.argv[0], so under pytest it is wrong or empty.
+MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
+MLFLOW_GIT_BRANCH = "mlflow.source.git.branch"
+MLFLOW_GIT_REPO_URL = "mlflow.source.git.repoURL"
+MLFLOW_SOURCE_NAME = "mlflow.source.name"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_SECRET_FLAG = re.compile(r"(?i)(token|passw(or)?d|passwd|secret|api[-_]?key|credential|auth)")
+
+# Set by the pytest plugin for the duration of a session: the rootpath is the fallback repository
+# when no caller frame lives in one (e.g. code executed from a site-packages install).
+_pytest_rootpath: Path | None = None
+
+
+# True while ExperimentTracker starts a run: it computed these tags already, so the MLflow
+# run-context provider stands aside instead of running git a second time.
+_tags_supplied: ContextVar[bool] = ContextVar("mlflow_guard_tags_supplied", default=False)
+
+
+@contextmanager
+def tags_supplied() -> Iterator[None]:
+    token = _tags_supplied.set(True)
+    try:
+        yield
+    finally:
+        _tags_supplied.reset(token)
+
+
+def provider_should_tag() -> bool:
+    return not _tags_supplied.get()
+
+
+def set_pytest_rootpath(path: Path | None) -> None:
+    global _pytest_rootpath
+    _pytest_rootpath = path
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # container uid without a passwd entry
+        return "unknown"
+
+
+def under_pytest() -> bool:
+    return _pytest_rootpath is not None or "PYTEST_CURRENT_TEST" in os.environ
+
+
+def in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    get_ipython = getattr(shell, "get_ipython", None)
+    return get_ipython is not None and get_ipython() is not None
+
+
+def source_type() -> str:
+    if under_pytest():
+        return "pytest"
+    if in_notebook():
+        return "notebook"
+    return "script"
+
+
+@lru_cache(maxsize=1)
+def _library_dirs() -> tuple[str, ...]:
+    paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths |= {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    return tuple(os.path.realpath(p) + os.sep for p in paths if p)
+
+
+def _frames(frame: FrameType | None) -> Iterable[FrameType]:
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def caller_file(skip_modules: tuple[str, ...] = ("mlflow", "_pytest", "pluggy")) -> Path | None:
+    """The innermost file on the stack that is user code: not ours, not a library, not stdlib."""
+    libs = _library_dirs()
+    for frame in _frames(sys._getframe(1)):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<"):
+            continue  # <string>, <stdin>, notebook cells with no file
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] in skip_modules:
+            continue
+        real = os.path.realpath(filename)
+        if real.startswith(str(_PACKAGE_DIR) + os.sep) or real.startswith(libs):
+            continue
+        return Path(real)
+    return None
+
+
+def find_git(code_path: Path | None = None) -> GitInfo | None:
+    """Git facts for the code being run: caller file, else pytest rootpath, else the cwd."""
+    for candidate in (code_path or caller_file(), _pytest_rootpath, Path.cwd()):
+        if candidate is not None:
+            info = git_info(candidate)
+            if info is not None:
+                return info
+    return None
+
+
+def _redact_args(args: list[str]) -> list[str]:
+    """Hide values of secret-looking options and credentials embedded in URLs."""
+    out: list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        if arg.startswith("-") and _SECRET_FLAG.search(arg.split("=", 1)[0]):
+            if "=" in arg:
+                out.append(arg.split("=", 1)[0] + "=***")
+            else:
+                out.append(arg)
+                hide_next = True
+            continue
+        out.append(strip_credentials(arg) if "://" in arg else arg)
+    return out
+
+
+def source_command() -> str | None:
+    """A command line that replays this run from the repository's working directory."""
+    if under_pytest():
+        node = os.environ.get("PYTEST_CURRENT_TEST", "")
+        if node:
+            # "tests/test_x.py::test_y (call)" -> replay exactly that test
+            return shlex.join(["pytest", node.rsplit(" (", 1)[0]])
+        return shlex.join(["pytest", *_redact_args(sys.argv[1:])])
+    if in_notebook():
+        return None  # a notebook has no command line to replay
+    argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+    argv[0] = "python"  # the interpreter path is machine specific; the environment is logged apart
+    return shlex.join(_redact_args(argv))
+
+
+def automatic_tags(code_path: Path | None = None) -> dict[str, str]:
+    """The tags a run gets without the caller asking; caller tags are applied on top."""
+    tags = {TAG_USER: current_user(), TAG_SOURCE_TYPE: source_type()}
+    command = source_command()
+    if command:
+        tags[TAG_SOURCE_COMMAND] = command
+    caller = code_path or caller_file()
+    info = find_git(caller)
+    if info is not None:
+        tags.update(
+            {
+                TAG_GIT_COMMIT: info.commit,
+                TAG_GIT_DIRTY: "true" if info.dirty else "false",
+                MLFLOW_GIT_COMMIT: info.commit,
+            }
+        )
+        if info.branch:
+            tags[TAG_GIT_BRANCH] = tags[MLFLOW_GIT_BRANCH] = info.branch
+        if info.remote:
+            tags[TAG_GIT_REMOTE] = tags[MLFLOW_GIT_REPO_URL] = info.remote
+        try:
+            workdir = Path.cwd().resolve().relative_to(info.root.resolve())
+            tags[TAG_SOURCE_WORKDIR] = workdir.as_posix()
+        except ValueError:
+            pass  # ran from outside the repository: no portable working directory to record
+        if under_pytest() and caller is not None:
+            try:
+                tags[MLFLOW_SOURCE_NAME] = caller.relative_to(info.root.resolve()).as_posix()
+            except ValueError:
+                pass
+    return tags

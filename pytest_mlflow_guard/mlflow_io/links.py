@@ -1,0 +1,75 @@
+"""Links into the MLflow UI, and URIs made safe to print. Standard library only (no MLflow), so
+reporters may import it cheaply.
+
+The UI uses hash routing: ``<base>/#/experiments/<id>/runs/<run_id>``. No URL built here ever
+carries credentials: user info, query and fragment are stripped from the base.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+__all__ = [
+    "experiment_url",
+    "logged_model_url",
+    "model_version_url",
+    "redact_uri",
+    "registered_model_url",
+    "run_url",
+    "ui_url_for",
+]
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` without user info, query or fragment (where tokens hide)."""
+    parsed = urllib.parse.urlsplit(uri)
+    if not parsed.netloc:
+        return uri
+    host = parsed.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, "", ""))
+
+
+def ui_url_for(tracking_uri: str | None, ui_url: str | None) -> str | None:
+    """The MLflow UI base URL: the configured ``ui_url``, else an http(s) tracking URI; never
+    with credentials. None when neither gives one (a sqlite or file store)."""
+    for candidate in (ui_url, tracking_uri):
+        if candidate and urllib.parse.urlsplit(candidate).scheme.lower() in ("http", "https"):
+            return redact_uri(candidate).rstrip("/")
+    return None
+
+
+def _q(value: str) -> str:
+    return urllib.parse.quote(str(value), safe="")
+
+
+def experiment_url(base: str, experiment_id: str) -> str:
+    return f"{base}/#/experiments/{_q(experiment_id)}"
+
+
+def run_url(base: str, experiment_id: str, run_id: str) -> str:
+    return f"{experiment_url(base, experiment_id)}/runs/{_q(run_id)}"
+
+
+def registered_model_url(base: str, name: str) -> str:
+    return f"{base}/#/models/{_q(name)}"
+
+
+def model_version_url(base: str, name: str, version: str) -> str:
+    return f"{registered_model_url(base, name)}/versions/{_q(version)}"
+
+
+def logged_model_url(
+    base: str, experiment_id: str, model_id: str, run_id: str | None = None
+) -> str:
+    """An MLflow 3 LoggedModel's page; an MLflow 2 style model (id ``runs:/<run>/<path>``, which
+    has no page of its own) links to its run."""
+    if model_id.startswith("runs:/") and run_id:
+        return run_url(base, experiment_id, run_id)
+    return f"{experiment_url(base, experiment_id)}/models/{_q(model_id)}"

@@ -1,0 +1,61 @@
+"""``[tool.mlflow-guard.scope]`` turned into MLflow search filters. Standard library only."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from ..config import RUN_STATUSES, Scope
+from ..errors import ConfigError
+
+__all__ = ["quote", "run_filter", "since_datetime"]
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_AGE_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def quote(value: str) -> str:
+    """A string literal for an MLflow search filter."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def since_datetime(since: str | None, now: datetime | None = None) -> datetime | None:
+    """``scope.since`` as an aware UTC datetime.
+
+    Accepts an ISO date (``2024-05-01``, midnight UTC) or datetime (naive means UTC), or an age
+    counted back from ``now``: a number and one of ``s m h d w`` (``90m``, ``12h``, ``7d``, ``2w``).
+    """
+    if not since:
+        return None
+    match = _AGE.match(since)
+    if match:
+        now = now or datetime.now(timezone.utc)
+        now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        return now - timedelta(seconds=float(match[1]) * _AGE_SECONDS[match[2].lower()])
+    try:
+        value = datetime.fromisoformat(since.strip())
+    except ValueError:
+        raise ConfigError(
+            f"[tool.mlflow-guard.scope] since: {since!r} is neither a date (YYYY-MM-DD) nor an "
+            "age such as '7d', '12h', '30m' or '2w'"
+        ) from None
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def run_filter(scope: Scope, now: datetime | None = None) -> str:
+    """The ``search_runs`` filter string for the scope's ``since`` and ``statuses`` ("" for all)."""
+    clauses: list[str] = []
+    since = since_datetime(scope.since, now)
+    if since is not None:
+        clauses.append(f"attributes.start_time >= {int(since.timestamp() * 1000)}")
+    if scope.statuses:
+        statuses = [s.upper() for s in scope.statuses]
+        bad = [s for s in statuses if s not in RUN_STATUSES]
+        if bad:
+            raise ConfigError(
+                f"[tool.mlflow-guard.scope] statuses: {bad[0]!r} is not one of "
+                f"{', '.join(RUN_STATUSES)}"
+            )
+        clauses.append(f"attributes.status IN ({', '.join(quote(s) for s in statuses)})")
+    return " AND ".join(clauses)

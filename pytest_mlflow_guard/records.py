@@ -1,0 +1,99 @@
+"""Plain records of what a tracking store holds: the rule engine's only input.
+
+These are built by ``pytest_mlflow_guard.mlflow_io.reader`` from MLflow entities (or by tests and
+rule-case data files directly). They import neither MLflow nor pytest, so the rule engine and the
+reporters can be exercised on plain data. Times are timezone-aware UTC datetimes.
+
+A ``None`` in a ``has_*`` field means "could not be determined" (artifact unreadable, store does
+not expose it); rules treat unknown as "not a violation" and never guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+ObjectType = Literal["experiment", "run", "logged_model", "registered_model", "model_version"]
+
+#: Tag that exempts a run, logged model, model version or registered model from some rule codes
+#: (comma separated codes or names); ``IGNORE_REASON_TAG`` says why.
+IGNORE_TAG = "mlflow_guard.ignore"
+IGNORE_REASON_TAG = "mlflow_guard.ignore_reason"
+#: Set by the lifecycle helpers when a version enters a stage (ISO-8601 UTC); MLflow itself only
+#: keeps ``last_updated_timestamp``, which any description edit also moves.
+STAGE_SINCE_TAG = "mlflow_guard.stage_since"
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    experiment_id: str
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    lifecycle_stage: str = "active"
+    creation_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LoggedModelRecord:
+    """A model a run logged: an MLflow 3 LoggedModel, or an MLflow 2 ``MLmodel`` run artifact."""
+
+    model_id: str
+    experiment_id: str
+    run_id: str | None
+    name: str
+    has_signature: bool | None = None
+    has_input_example: bool | None = None
+    flavors: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    run_name: str | None
+    status: str  # RUNNING, SCHEDULED, FINISHED, FAILED, KILLED
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    metric_keys: frozenset[str] = frozenset()
+    #: whether ``environment/requirements.txt`` is among the run's artifacts (None: unknown)
+    has_requirements: bool | None = None
+    logged_models: tuple[LoggedModelRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    name: str
+    version: str
+    stage: str = "None"  # None, Staging, Production, Archived
+    aliases: tuple[str, ...] = ()
+    run_id: str | None = None
+    source: str = ""
+    has_signature: bool | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    creation_time: datetime | None = None
+    last_updated_time: datetime | None = None
+    #: the version's source run, when the reader could fetch it; ``source_run_missing`` is True
+    #: when the version names a run that no longer exists (deleted or never there).
+    source_run: RunRecord | None = None
+    source_run_missing: bool = False
+
+    @property
+    def object_id(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class RegisteredModelRecord:
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)  # alias -> version
+    versions: tuple[ModelVersionRecord, ...] = ()
+
+
+Record = ExperimentRecord | RunRecord | RegisteredModelRecord

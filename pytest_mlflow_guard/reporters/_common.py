@@ -1,0 +1,153 @@
+"""Helpers every reporter shares: object labels, counts, ordering (plain data, no I/O)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..findings import CheckedObject, Finding, Report
+
+#: Order in which object kinds are listed: the hierarchy a reader walks down.
+OBJECT_TYPES: tuple[str, ...] = (
+    "experiment",
+    "run",
+    "logged_model",
+    "registered_model",
+    "model_version",
+)
+
+#: ``Report.checked`` keys, in the order every reporter lists them.
+CHECKED_KEYS: tuple[str, ...] = (
+    "experiments",
+    "runs",
+    "logged_models",
+    "registered_models",
+    "model_versions",
+)
+
+SEVERITY_ORDER = {"error": 0, "warning": 1}
+
+
+def type_label(object_type: str) -> str:
+    """``logged_model`` -> ``logged model`` (for prose; the machine formats keep the raw type)."""
+    return object_type.replace("_", " ")
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def checked_counts(report: Report) -> dict[str, int]:
+    """The five standard counts (0 when missing) followed by any extra keys, sorted."""
+    counts = {key: int(report.checked.get(key, 0)) for key in CHECKED_KEYS}
+    for key in sorted(report.checked):
+        if key not in counts:
+            counts[key] = int(report.checked[key])
+    return counts
+
+
+def checked_line(report: Report) -> str:
+    """``checked 3 experiments, 120 runs, 0 logged models, ...``"""
+    parts = []
+    for key, count in checked_counts(report).items():
+        noun = key.replace("_", " ")
+        # The keys are plural nouns; "1 runs" reads badly, so drop the trailing "s" for one.
+        if count == 1 and noun.endswith("s"):
+            noun = noun[:-1]
+        parts.append(f"{count} {noun}")
+    return "checked " + ", ".join(parts)
+
+
+def totals_line(report: Report) -> str:
+    summary = report.summary()
+    return f"{plural(summary['error'], 'error')}, {plural(summary['warning'], 'warning')}"
+
+
+def baseline_line(report: Report) -> str | None:
+    """``N findings hidden by the baseline, M baselined findings fixed`` (only the parts set)."""
+    parts = []
+    if report.baseline_suppressed is not None:
+        parts.append(f"{plural(report.baseline_suppressed, 'finding')} hidden by the baseline")
+    if report.baseline_fixed is not None:
+        parts.append(f"{plural(report.baseline_fixed, 'baselined finding')} fixed")
+    return ", ".join(parts) if parts else None
+
+
+def finding_sort_key(finding: Finding) -> tuple[int, str]:
+    """Errors before warnings, then by rule code: the order in which a reader should fix them."""
+    return (SEVERITY_ORDER.get(finding.severity, len(SEVERITY_ORDER)), finding.rule)
+
+
+@dataclass
+class ObjectGroup:
+    """One checked object with the findings reported on it (possibly none)."""
+
+    object_type: str
+    object_id: str
+    label: str
+    experiment_id: str | None = None
+    url: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        """``'train-lr' (3f2a...)``, or just the id when the label adds nothing."""
+        if not self.label or self.label == self.object_id:
+            # Model names are free text ("churn model"); quote them so the name's end is clear.
+            if self.object_type in ("registered_model", "model_version"):
+                return repr(self.object_id)
+            return self.object_id
+        return f"{self.label!r} ({self.object_id})"
+
+
+def group_by_object(
+    findings: Iterable[Finding], objects: Sequence[CheckedObject] = ()
+) -> list[ObjectGroup]:
+    """Group findings by ``(object_type, object_id)``.
+
+    Checked objects come first in ``objects`` order (so JUnit lists every object, clean or not);
+    findings on objects the report does not list get a synthesized group, in first-seen order, so
+    nothing is lost when a caller builds a report without ``objects``.
+    """
+    groups: dict[tuple[str, str], ObjectGroup] = {}
+    for obj in objects:
+        key = (obj.object_type, obj.object_id)
+        if key not in groups:
+            groups[key] = ObjectGroup(obj.object_type, obj.object_id, obj.label, obj.experiment_id)
+    for finding in findings:
+        key = (finding.object_type, finding.object_id)
+        group = groups.get(key)
+        if group is None:
+            group = ObjectGroup(
+                finding.object_type,
+                finding.object_id,
+                finding.object_name or finding.object_id,
+                finding.experiment_id,
+            )
+            groups[key] = group
+        if not group.label and finding.object_name:
+            group.label = finding.object_name
+        if group.experiment_id is None:
+            group.experiment_id = finding.experiment_id
+        if group.url is None:
+            group.url = finding.url
+        group.findings.append(finding)
+    for group in groups.values():
+        group.findings.sort(key=finding_sort_key)
+    return list(groups.values())
+
+
+def sort_groups(groups: list[ObjectGroup]) -> list[ObjectGroup]:
+    """Hierarchy order (experiments, runs, ...) keeping first-seen order inside a kind."""
+    rank = {name: index for index, name in enumerate(OBJECT_TYPES)}
+    return sorted(groups, key=lambda group: rank.get(group.object_type, len(rank)))
+
+
+# C0/C1 control characters other than tab and newline. Messages quote user-controlled tag values
+# and run names; an ESC in one of them must not reach a terminal or CI log as a live escape.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

@@ -1,0 +1,198 @@
+"""SARIF 2.1.0 log for code-scanning dashboards (GitHub code scanning, Azure DevOps, IDE viewers).
+
+One run whose ``tool.driver.rules`` lists every rule the audit ran (from ``Report.rules``; the
+rule docstring becomes the help text) and one result per finding.
+
+Locations. The objects audited live in an MLflow tracking store, not in source files, so each
+result carries a ``logicalLocation`` naming the object (``kind`` = object type,
+``fullyQualifiedName`` = ``experiment/1/run/<id>``). That alone is not enough: GitHub code scanning
+rejects the *whole upload* ("locationFromSarifResult: expected artifact location") when any result
+lacks ``physicalLocation.artifactLocation.uri``. So every result also has a physical location:
+
+* the object's MLflow UI link when known (an absolute URI; SARIF viewers make it clickable);
+* otherwise the logical path itself as a relative URI resolved against the ``MLFLOW_TRACKING``
+  base id, which ``run.originalUriBaseIds`` maps to the tracking URI.
+
+Either way the "artifact" is not a file in the repository; GitHub shows the alert without a code
+preview, which is the honest rendering of a finding about a tracking store.
+
+``partialFingerprints["mlflowGuardFinding/v1"]`` hashes the finding's baseline identity (rule,
+object type, object id and the distinguishing part of the message) so an alert keeps its
+identity across runs even when wording or numbers in the message change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+from importlib import metadata
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ..findings import Finding, Report, RuleInfo
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+TOOL_NAME = "mlflow-guard"
+INFORMATION_URI = "https://pypi.org/project/pytest-mlflow-guard/"
+URI_BASE_ID = "MLFLOW_TRACKING"
+FINGERPRINT_KEY = "mlflowGuardFinding/v1"
+
+# Section headings of a rule docstring ("Why:", "Anti-pattern", "Fix: do this"), emphasised in
+# the Markdown help so the three parts stand out in GitHub's rule panel.
+_SECTION = re.compile(r"^(Why|Anti-pattern|Fix|Example|Examples)\s*:?(\s+.*)?$", re.IGNORECASE)
+_UNDERLINE = re.compile(r"^\s*[-=~]{3,}\s*$")
+
+
+def _tool_version() -> str | None:
+    try:
+        return metadata.version("pytest-mlflow-guard")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return None
+
+
+def _pascal(name: str) -> str:
+    """``required-tag`` -> ``RequiredTag``: SARIF recommends identifier-like rule names."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_\s]+", name) if part)
+
+
+def _markdown(doc: str) -> str:
+    lines: list[str] = []
+    for line in doc.splitlines():
+        if _UNDERLINE.match(line) and lines:
+            continue  # a reST underline: the heading above it is already emphasised
+        match = _SECTION.match(line)
+        if match:
+            # A blank line first: Markdown would otherwise run "Why" and "Fix" into one paragraph.
+            if lines and lines[-1].strip():
+                lines.append("")
+            rest = (match.group(2) or "").strip()
+            lines.append(f"**{match.group(1)}:** {rest}".rstrip())
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
+    doc = inspect.cleandoc(rule.doc) if rule.doc else rule.summary
+    return {
+        "id": rule.code,
+        "name": _pascal(rule.name),
+        "shortDescription": {"text": rule.summary or rule.name},
+        "fullDescription": {"text": doc or rule.name},
+        "help": {"text": doc or rule.name, "markdown": _markdown(doc or rule.name)},
+        "defaultConfiguration": {"level": rule.default_severity},
+        "properties": {"tags": ["mlflow", rule.name]},
+    }
+
+
+def _fallback_rule(finding: Finding) -> RuleInfo:
+    # A finding whose rule is missing from Report.rules (a plugin rule, a hand-built report)
+    # still needs a descriptor for ruleIndex to point at.
+    return RuleInfo(finding.rule, finding.name, finding.severity, finding.name, "")
+
+
+def logical_path(finding: Finding) -> str:
+    """``experiment/1/run/<id>``: the object's place in the tracking store's hierarchy."""
+    parts: list[str] = []
+    # Runs and logged models sit inside an experiment (and a logged model inside its run);
+    # registered models and their versions are top-level in MLflow, whatever run they came from.
+    if finding.object_type in ("run", "logged_model") and finding.experiment_id:
+        parts += ["experiment", finding.experiment_id]
+    if finding.object_type == "logged_model" and finding.run_id:
+        parts += ["run", finding.run_id]
+    parts += [finding.object_type, finding.object_id]
+    return "/".join(parts)
+
+
+def _location(finding: Finding) -> dict[str, Any]:
+    path = logical_path(finding)
+    if finding.url:
+        artifact: dict[str, Any] = {"uri": finding.url}
+    else:
+        # Percent-encode so model names with spaces or '#' stay one valid relative reference.
+        artifact = {"uri": quote(path, safe="/"), "uriBaseId": URI_BASE_ID}
+    return {
+        "physicalLocation": {"artifactLocation": artifact},
+        "logicalLocations": [
+            {"name": finding.object_id, "kind": finding.object_type, "fullyQualifiedName": path}
+        ],
+    }
+
+
+def _fingerprint(finding: Finding, seen: dict[str, int]) -> str:
+    digest = hashlib.sha256(finding.fingerprint().encode("utf-8")).hexdigest()
+    # Two findings with the same identity (same rule on the same object, no quoted detail in the
+    # message) would otherwise collapse into one alert; number the repeats.
+    count = seen.get(digest, 0)
+    seen[digest] = count + 1
+    return digest if count == 0 else f"{digest}:{count}"
+
+
+def _base_uri(tracking_uri: str) -> dict[str, Any]:
+    base: dict[str, Any] = {"description": {"text": f"MLflow tracking store {tracking_uri}"}}
+    # originalUriBaseIds must be absolute URIs ending in "/"; "databricks" or a bare path is not.
+    if urlsplit(tracking_uri).scheme in ("http", "https", "file"):
+        base["uri"] = tracking_uri.rstrip("/") + "/"
+    return base
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    rules = list(report.rules)
+    index = {rule.code: i for i, rule in enumerate(rules)}
+    for finding in report.findings:
+        if finding.rule not in index:
+            index[finding.rule] = len(rules)
+            rules.append(_fallback_rule(finding))
+
+    seen: dict[str, int] = {}
+    results = [
+        {
+            "ruleId": finding.rule,
+            "ruleIndex": index[finding.rule],
+            "level": finding.severity,
+            "message": {"text": finding.message or finding.name},
+            "locations": [_location(finding)],
+            "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(finding, seen)},
+        }
+        for finding in report.findings
+    ]
+
+    driver: dict[str, Any] = {"name": TOOL_NAME, "informationUri": INFORMATION_URI}
+    version = _tool_version()
+    if version:
+        driver["version"] = version
+    driver["rules"] = [_rule_descriptor(rule) for rule in rules]
+
+    properties: dict[str, Any] = {
+        "trackingUri": report.tracking_uri,
+        "checked": dict(report.checked),
+    }
+    if report.baseline_suppressed is not None or report.baseline_fixed is not None:
+        properties["baseline"] = {
+            "suppressed": report.baseline_suppressed,
+            "fixed": report.baseline_fixed,
+        }
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {URI_BASE_ID: _base_uri(report.tracking_uri)},
+        "results": results,
+        "properties": properties,
+    }
+    if report.notes:
+        # Notes say what could not be checked: tool notifications, not results about objects.
+        run["invocations"] = [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {"level": "note", "message": {"text": note}} for note in report.notes
+                ],
+            }
+        ]
+    return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
+
+
+def render(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"

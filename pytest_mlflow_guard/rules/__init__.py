@@ -1,0 +1,92 @@
+"""The rule catalogue: every rule the gate knows, by stable code.
+
+Codes never change meaning once released; names are the readable aliases accepted wherever a
+code is (config ``select``/``ignore``/``severity``, ``mlflow_guard.ignore`` tags, the CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import ConfigError
+from ..findings import RuleInfo
+from . import hygiene, lifecycle, models, naming, reproducibility, suppressions, tags
+from .base import ALL_KINDS, Checkable, Rule, RuleContext, doc_sections
+from .suppressions import parse_ignore_tag
+
+__all__ = [
+    "ALL_KINDS",
+    "ALL_RULES",
+    "Checkable",
+    "Rule",
+    "RuleContext",
+    "doc_sections",
+    "get_rule",
+    "parse_ignore_tag",
+    "resolve_selector",
+    "rule_infos",
+]
+
+ALL_RULES: tuple[Rule[Any], ...] = tuple(
+    sorted(
+        (
+            *suppressions.RULES,
+            *naming.RULES,
+            *tags.RULES,
+            *models.RULES,
+            *lifecycle.RULES,
+            *reproducibility.RULES,
+            *hygiene.RULES,
+        ),
+        key=lambda rule: rule.code,
+    )
+)
+
+_BY_KEY: dict[str, Rule[Any]] = {
+    **{rule.code.upper(): rule for rule in ALL_RULES},
+    **{rule.name.upper(): rule for rule in ALL_RULES},
+}
+
+
+def valid_codes() -> str:
+    return ", ".join(rule.code for rule in ALL_RULES)
+
+
+def get_rule(code_or_name: str) -> Rule[Any]:
+    """The rule with this code (``MLG201``) or name (``required-tag``), case-insensitively."""
+    rule = _BY_KEY.get(code_or_name.strip().upper())
+    if rule is None:
+        raise ConfigError(f"unknown rule {code_or_name!r}; valid codes: {valid_codes()}")
+    return rule
+
+
+def resolve_selector(selector: str, where: str = "select") -> tuple[Rule[Any], ...]:
+    """The rules a ``select``/``ignore`` entry stands for.
+
+    ``ALL``, an exact code or name, or a code prefix such as ``MLG2`` (every tag rule), all
+    case-insensitive. Anything matching no rule is a ``ConfigError`` naming it, so a typo never
+    silently selects nothing.
+    """
+    key = selector.strip().upper()
+    if key == "ALL":
+        return ALL_RULES
+    if key in _BY_KEY:
+        return (_BY_KEY[key],)
+    matched = tuple(rule for rule in ALL_RULES if key and rule.code.startswith(key))
+    if not matched:
+        raise ConfigError(
+            f"{where}: unknown rule {selector!r}; valid codes: {valid_codes()} "
+            "(or a rule name, a code prefix such as MLG2, or ALL)"
+        )
+    return matched
+
+
+def resolve_selectors(selectors: Iterable[str], where: str = "select") -> set[str]:
+    """The codes of every rule the entries stand for."""
+    return {rule.code for selector in selectors for rule in resolve_selector(selector, where)}
+
+
+def rule_infos() -> list[RuleInfo]:
+    """Metadata of every rule, ordered by code (for listings, SARIF and the README table)."""
+    return [rule.info() for rule in ALL_RULES]

@@ -1,0 +1,275 @@
+"""``ExperimentTracker``: the team guide's API over MLflow, with the conventions applied for you.
+
+Validation happens before any write, so a refused name or value leaves the store untouched. MLflow
+itself is only imported (via ``mlflow_io``) when a run actually starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import context, conventions, environment
+from .config import GuardConfig, load_config
+from .errors import ConventionError, GuardError
+
+RUN_MODES = ("training", "validation", "inference")
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 0.1}}`` -> ``{"optim.lr": 0.1}``."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, full + "."))
+        else:
+            out[full] = value
+    return out
+
+
+class ExperimentTracker:
+    """Track runs of one experiment the way the team guide prescribes.
+
+    ``experiment_name`` must follow ``{project}/{module}`` (MLG101). ``tracking_uri`` defaults to
+    MLflow's own resolution: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the working
+    directory (MLflow 3). An explicit URI is also made MLflow's current one, so ``mlflow.*``
+    calls inside ``start_run`` land in the same store.
+    """
+
+    def __init__(
+        self,
+        experiment_name: str,
+        tracking_uri: str | None = None,
+        *,
+        registry_uri: str | None = None,
+        run_mode: str = "training",
+        model_type: str | None = None,
+        initial_stage: str | None = "Staging",
+        config: GuardConfig | None = None,
+        code_path: str | Path | None = None,
+    ) -> None:
+        self.config = config if config is not None else load_config()
+        self.experiment_name = conventions.check_experiment_name(experiment_name, self.config)
+        self.run_mode = self._check_run_mode(run_mode)
+        self._tracking_uri = tracking_uri
+        self._registry_uri = registry_uri
+        self.model_type = model_type
+        self.initial_stage = initial_stage
+        self.code_path = Path(code_path) if code_path is not None else None
+        self._client: Any = None
+        self._run_id: str | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The ``MlflowClient`` this tracker writes with (created on first use)."""
+        if self._client is None:
+            from .mlflow_io import writer
+
+            self._client = writer.client(self._tracking_uri, self._registry_uri)
+        return self._client
+
+    @property
+    def tracking_uri(self) -> str:
+        from .mlflow_io import writer
+
+        return writer.resolved_tracking_uri(self._tracking_uri)
+
+    @property
+    def run_id(self) -> str | None:
+        """Id of the run started by ``start_run`` that is still open, if any."""
+        return self._run_id
+
+    def _check_run_mode(self, mode: str) -> str:
+        allowed = self.config.allowed_values.get(context.TAG_RUN_MODE, RUN_MODES)
+        if mode not in allowed:
+            raise ConventionError("MLG202", "tag-value", mode, f"run.mode in {', '.join(allowed)}")
+        return mode
+
+    def _require_run(self, what: str) -> str:
+        if self._run_id is None:
+            raise GuardError(f"{what} needs an active run: call it inside `with tracker.start_run():`")
+        return self._run_id
+
+    # -- runs -------------------------------------------------------------------------------
+    def build_tags(
+        self, tags: Mapping[str, Any] | None = None, run_mode: str | None = None
+    ) -> dict[str, str]:
+        """Automatic tags, then tracker defaults, then the caller's tags (which win)."""
+        merged = context.automatic_tags(self.code_path)
+        merged[context.TAG_RUN_MODE] = run_mode or self.run_mode
+        if self.model_type:
+            merged[context.TAG_MODEL_TYPE] = self.model_type
+        merged.update({str(k): str(v) for k, v in (tags or {}).items()})
+        conventions.check_tag_values(merged, self.config)
+        conventions.check_lengths(merged, conventions.MAX_TAG_VALUE_LENGTH, "tag")
+        return merged
+
+    @contextmanager
+    def start_run(
+        self,
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        run_mode: str | None = None,
+        nested: bool = False,
+        description: str | None = None,
+    ) -> Iterator[Any]:
+        """Start a run tagged with the conventions; yields MLflow's ``ActiveRun``.
+
+        The run ends FINISHED, or FAILED (KILLED on Ctrl-C) when the block raises; the exception
+        propagates. A ``ConventionError`` from inside the block discards the run instead: it was
+        refused before anything valid came of it, and leaving it would only fail the gate.
+        """
+        from .mlflow_io import writer
+
+        if run_mode is not None:
+            self._check_run_mode(run_mode)
+        if run_name is None:
+            run_name = f"{datetime.now():%Y%m%d-%H%M%S}_{context.current_user()}"
+        conventions.check_run_name(run_name, self.config)
+        merged = self.build_tags(tags, run_mode)
+        experiment_id, created = writer.experiment_id_for(self.client, self.experiment_name)
+        try:
+            with context.tags_supplied():
+                run = writer.start_fluent_run(
+                    self._tracking_uri, experiment_id, run_name, merged, nested, description
+                )
+        except BaseException:
+            if created:  # e.g. another run is active and nested=False: leave no empty experiment
+                writer.discard_experiment_if_empty(self.client, experiment_id)
+            raise
+        outer_run_id, self._run_id = self._run_id, run.info.run_id
+        try:
+            yield run
+        except ConventionError:
+            writer.end_run("FAILED")
+            writer.discard_run(self.client, run.info.run_id, experiment_id if created else None)
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            writer.end_run("KILLED")
+            raise
+        except BaseException:
+            writer.end_run("FAILED")
+            raise
+        else:
+            writer.end_run("FINISHED")
+        finally:
+            self._run_id = outer_run_id
+
+    # -- logging ----------------------------------------------------------------------------
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log (nested) params in as few requests as MLflow's batch limit allows.
+
+        Values at or over MLflow's 6000-character limit are refused with MLG602, never cut.
+        """
+        from .mlflow_io import writer
+
+        run_id = self._require_run("log_params")
+        flat = {k: str(v) for k, v in flatten(params).items()}
+        conventions.check_lengths(flat, conventions.MAX_PARAM_VALUE_LENGTH, "param")
+        writer.log_params(self.client, run_id, flat)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        from .mlflow_io import writer
+
+        run_id = self._require_run("log_metrics")
+        values: dict[str, float] = {}
+        for key, value in flatten(metrics).items():
+            try:
+                values[key] = float(value)
+            except (TypeError, ValueError):
+                raise GuardError(f"metric {key!r}: {value!r} is not a number") from None
+        writer.log_metrics(self.client, run_id, values, step, int(time.time() * 1000))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from .mlflow_io import writer
+
+        run_id = self._require_run("set_tags")
+        values = {str(k): str(v) for k, v in tags.items()}
+        conventions.check_tag_values(values, self.config)
+        conventions.check_lengths(values, conventions.MAX_TAG_VALUE_LENGTH, "tag")
+        writer.set_tags(self.client, run_id, values)
+
+    def log_environment(self) -> dict[str, str]:
+        """Log ``environment/requirements.txt`` (exact pins) and ``environment/python.json``.
+
+        Also tags the run with ``python.version`` and ``platform``. Returns the Python facts.
+        """
+        import json
+
+        from .mlflow_io import writer
+
+        run_id = self._require_run("log_environment")
+        info = environment.python_info()
+        files = {
+            "requirements.txt": environment.requirements_txt(),
+            "python.json": json.dumps(info, indent=2, sort_keys=True) + "\n",
+        }
+        writer.log_text_files(self.client, run_id, files, "environment")
+        writer.set_tags(
+            self.client,
+            run_id,
+            {"python.version": info["python_version"], "platform": info["platform"]},
+        )
+        return info
+
+    def log_model(
+        self,
+        model: Any,
+        artifact_path: str | None = None,
+        *,
+        name: str | None = None,
+        input_example: Any = None,
+        signature: Any = None,
+        registered_model_name: str | None = None,
+        stage: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Log ``model`` with a signature, register it and move it to the initial stage.
+
+        scikit-learn models use MLflow's sklearn flavour (skops format); anything else with a
+        ``predict`` method is wrapped as a pyfunc model. The signature is inferred from
+        ``input_example`` when not given. Returns MLflow's ``ModelInfo``.
+        """
+        from .mlflow_io import registry, writer
+
+        if registered_model_name is not None:
+            conventions.check_registered_model_name(registered_model_name, self.config)
+        target_stage = stage if stage is not None else self.initial_stage
+        if target_stage is not None:
+            target_stage = registry.normalize_stage(target_stage)
+        if artifact_path and name and artifact_path != name:
+            raise GuardError(f"give either artifact_path={artifact_path!r} or name={name!r}")
+        if not writer.is_sklearn(model) and not callable(getattr(model, "predict", None)):
+            raise GuardError(f"cannot log a {type(model).__name__}: it has no predict() method")
+        run_id = self._require_run("log_model")
+        if signature is None and input_example is not None:
+            signature = writer.infer_signature(model, input_example)
+        info = writer.log_model(
+            model, name or artifact_path or "model", signature, input_example,
+            registered_model_name, kwargs,
+        )
+        run_tags = self.client.get_run(run_id).data.tags
+        if not run_tags.get(context.TAG_MODEL_TYPE):
+            writer.set_tags(self.client, run_id, {context.TAG_MODEL_TYPE: type(model).__name__})
+        version = getattr(info, "registered_model_version", None)
+        if registered_model_name and version is not None and target_stage not in (None, "None"):
+            registry.transition(self.client, registered_model_name, version, target_stage)
+        return info
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def transition_stage(self, name: str, version: str | int, stage: str) -> Any:
+        """Move a registered version to None/Staging/Production/Archived (aliases follow)."""
+        from .mlflow_io import registry
+
+        return registry.transition(self.client, name, version, stage)
+
+    def promote(self, name: str, version: str | int) -> Any:
+        """Put a version into Production and archive the one that was there."""
+        return self.transition_stage(name, version, "Production")
