@@ -80,7 +80,11 @@ def current_user() -> str:
 
 
 def under_pytest() -> bool:
-    return _pytest_rootpath is not None or "PYTEST_CURRENT_TEST" in os.environ
+    # PYTEST_CURRENT_TEST is inherited by subprocesses a test starts; a training script launched
+    # that way is a script, so the variable only counts in a process that has pytest loaded.
+    return _pytest_rootpath is not None or (
+        "PYTEST_CURRENT_TEST" in os.environ and "_pytest" in sys.modules
+    )
 
 
 def in_notebook() -> bool:
