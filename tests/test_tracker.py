@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import git
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
@@ -73,7 +72,11 @@ def test_guide_snippet_runs_unchanged(store: str, git_repo: Path, forest: Any, d
         assert run.data.tags.get(tag), tag
     assert run.data.tags["model.type"] == "CNN"  # the caller's tag wins over the model's class
     assert run.data.tags["run.mode"] == "training"
-    assert run.data.tags["git.commit"] == git(git_repo, "rev-parse", "HEAD")
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=git_repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert run.data.tags["git.commit"] == head
+    assert "SECRET" not in run.data.tags["git.remote"]  # the fixture's remote carries a token
     assert run.data.params == {"learning_rate": "0.01", "batch_size": "32"}
     assert run.data.metrics == {"accuracy": 0.98, "loss": 0.05}
     paths = {a.path for a in c.list_artifacts(info.run_id, "environment")}

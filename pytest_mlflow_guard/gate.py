@@ -1,0 +1,161 @@
+"""One audit of a tracking store, from options to a ``Report``: shared by the CLI and the plugin.
+
+MLflow is only imported (through ``mlflow_io.reader``) when a check actually runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TextIO
+
+from .baseline import apply_baseline, load_baseline, write_baseline
+from .config import GuardConfig, Scope, load_config
+from .engine import Engine
+from .findings import Report
+from .mlflow_io import links
+from .records import (
+    ExperimentRecord,
+    LoggedModelRecord,
+    ModelVersionRecord,
+    Record,
+    RegisteredModelRecord,
+    RunRecord,
+)
+from .rules import Checkable, rule_infos
+
+
+@dataclass
+class CheckOptions:
+    tracking_uri: str | None = None
+    config_path: str | None = None
+    experiments: Sequence[str] = ()
+    since: str | None = None
+    statuses: Sequence[str] = ()
+    select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    baseline: str | None = None
+    collect_objects: bool = False
+    workers: int = 8
+    progress: TextIO | None = None  # where to draw a progress line (a TTY), or None
+    notes: list[str] = field(default_factory=list)
+
+
+def effective_config(options: CheckOptions) -> GuardConfig:
+    """The file's config with command-line selections and scope applied on top (CLI wins)."""
+    config = load_config(options.config_path)
+    scope = config.scope
+    scope = Scope(
+        experiments=tuple(options.experiments) or scope.experiments,
+        since=options.since or scope.since,
+        statuses=tuple(s.upper() for s in options.statuses) or scope.statuses,
+    )
+    changes: dict[str, object] = {"scope": scope}
+    if options.select:
+        changes["select"] = tuple(options.select)
+    if options.ignore:
+        changes["ignore"] = (*config.ignore, *options.ignore)
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def resolve_tracking_uri(uri: str | None) -> str:
+    if uri:
+        return uri
+    import mlflow
+
+    return str(mlflow.get_tracking_uri())
+
+
+def url_builder(base: str | None) -> Callable[[Checkable], str | None] | None:
+    if base is None:
+        return None
+
+    def url_for(obj: Checkable) -> str | None:
+        if isinstance(obj, RunRecord):
+            return links.run_url(base, obj.experiment_id, obj.run_id)
+        if isinstance(obj, ExperimentRecord):
+            return links.experiment_url(base, obj.experiment_id)
+        if isinstance(obj, LoggedModelRecord):
+            return links.logged_model_url(base, obj.experiment_id, obj.model_id, obj.run_id)
+        if isinstance(obj, ModelVersionRecord):
+            return links.model_version_url(base, obj.name, obj.version)
+        if isinstance(obj, RegisteredModelRecord):
+            return links.registered_model_url(base, obj.name)
+        return None
+
+    return url_for
+
+
+class _Progress:
+    """A single self-overwriting stderr line; drawn at most every 250 records."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def tick(self, engine: Engine) -> None:
+        self.count += 1
+        if self.stream is not None and self.count % 250 == 0:
+            c = engine.checked
+            self.stream.write(
+                f"\rmlflow-guard: {c['experiments']} experiments, {c['runs']} runs, "
+                f"{c['model_versions']} model versions checked"
+            )
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream is not None and self.count >= 250:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Report:
+    """Read the store, apply the rules and the baseline; raise ``GuardError`` on bad input."""
+    from .mlflow_io.connect import bounded_http, probe
+    from .mlflow_io.reader import StoreReader
+
+    config = effective_config(options)
+    uri = resolve_tracking_uri(options.tracking_uri)
+    baseline = load_baseline(options.baseline) if options.baseline else None
+    engine = Engine(
+        config,
+        url_for=url_builder(links.ui_url_for(uri, config.ui_url)),
+        collect_objects=options.collect_objects,
+    )
+    probe(uri)
+    progress = _Progress(options.progress)
+    findings = []
+    with bounded_http():
+        reader = StoreReader(uri, config.scope, max_workers=options.workers)
+        for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
+            findings.append(finding)
+    progress.done()
+    report = Report(
+        tracking_uri=links.redact_uri(uri),
+        checked=dict(engine.checked),
+        findings=findings,
+        objects=engine.objects,
+        rules=rule_infos(),
+        notes=list(options.notes),
+    )
+    if write_baseline_to:
+        count = write_baseline(write_baseline_to, findings)
+        report.notes.append(f"wrote {count} findings to baseline {write_baseline_to}")
+    if baseline is not None:
+        report.findings, report.baseline_suppressed, report.baseline_fixed = apply_baseline(
+            findings, baseline
+        )
+    return report
+
+
+def _ticking(records: Iterable[Record], progress: _Progress, engine: Engine) -> Iterator[Record]:
+    for record in records:
+        yield record
+        progress.tick(engine)
+
+
+def stderr_if_tty() -> TextIO | None:
+    return sys.stderr if sys.stderr.isatty() else None
+
+
