@@ -11,6 +11,10 @@ Which config applies to what:
   so per-experiment ``overrides`` can re-select or re-grade rules;
 * registered models and their versions use the top-level config (they belong to no experiment).
 
+MLG304 judges a version's source run by every rule not ignored or switched off, whatever
+``select`` says: the attached ``version.source_run`` when the reader provides it, else what this
+scan remembered about that run id.
+
 Suppressions: an ``mlflow_guard.ignore`` tag on an object exempts that object from the listed
 rules. A run's tag also covers its logged models (MLflow 2 models, being artifacts, cannot carry
 tags), and a registered model's tag covers its versions. Entries that suppress nothing are

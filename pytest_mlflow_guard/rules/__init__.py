@@ -62,24 +62,21 @@ def get_rule(code_or_name: str) -> Rule[Any]:
 
 
 def resolve_selector(selector: str, where: str = "select") -> tuple[Rule[Any], ...]:
-    """The rules a ``select``/``ignore`` entry stands for.
+    """The rules a ``select``/``ignore`` entry stands for: ``ALL``, or one code or name.
 
-    ``ALL``, an exact code or name, or a code prefix such as ``MLG2`` (every tag rule), all
-    case-insensitive. Anything matching no rule is a ``ConfigError`` naming it, so a typo never
-    silently selects nothing.
+    Case-insensitive. Anything else (code prefixes included: ``MLG2`` is a typo as often as it is
+    a wish) is a ``ConfigError`` naming it, so a mistake never silently selects nothing.
     """
     key = selector.strip().upper()
     if key == "ALL":
         return ALL_RULES
-    if key in _BY_KEY:
-        return (_BY_KEY[key],)
-    matched = tuple(rule for rule in ALL_RULES if key and rule.code.startswith(key))
-    if not matched:
+    rule = _BY_KEY.get(key)
+    if rule is None:
         raise ConfigError(
             f"{where}: unknown rule {selector!r}; valid codes: {valid_codes()} "
-            "(or a rule name, a code prefix such as MLG2, or ALL)"
+            "(or rule names, or ALL)"
         )
-    return matched
+    return (rule,)
 
 
 def resolve_selectors(selectors: Iterable[str], where: str = "select") -> set[str]:

@@ -97,7 +97,9 @@ class VersionSourceRun(Rule[ModelVersionRecord]):
     A registered version should be traceable to the run that trained it: its code commit,
     parameters, data and environment. When that run was deleted, or never existed (the model was
     registered from a bare path), or itself breaks error-level conventions (no commit, no
-    environment...), the registry holds a model nobody can reproduce or audit.
+    environment...), the registry holds a model nobody can reproduce or audit. The source run
+    is judged by every error-level rule the configuration has not ignored or switched off, even
+    when a check selects fewer rules, and its own `mlflow_guard.ignore` tag is honoured.
 
     Anti-pattern:
         mlflow.register_model("s3://bucket/some/model", "fraud_scorer")  # no run behind it
