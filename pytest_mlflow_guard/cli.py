@@ -31,21 +31,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="audit a tracking store against the conventions")
     check.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else MLflow's default")
-    check.add_argument("--config", help="a pyproject.toml or TOML file (default: nearest pyproject)")
-    check.add_argument("--experiment", action="append", default=[], metavar="GLOB",
-                       help="only experiments whose name matches (repeatable)")
-    check.add_argument("--since", help="only runs started since DATE (YYYY-MM-DD) or an age (7d, 12h)")
-    check.add_argument("--status", action="append", default=[],
-                       help="only runs in these statuses (RUNNING, FINISHED, FAILED, KILLED)")
+    check.add_argument(
+        "--config", help="a pyproject.toml or TOML file (default: nearest pyproject)"
+    )
+    check.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only experiments whose name matches (repeatable)",
+    )
+    check.add_argument(
+        "--since", help="only runs started since DATE (YYYY-MM-DD) or an age (7d, 12h)"
+    )
+    check.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        help="only runs in these statuses (RUNNING, FINISHED, FAILED, KILLED)",
+    )
     check.add_argument("--select", action="append", help="rule codes or names (comma separated)")
     check.add_argument("--ignore", action="append", help="rule codes or names (comma separated)")
-    check.add_argument("--format", action="append", choices=FORMATS, dest="formats",
-                       help="report format (repeatable; pairs with --output in order)")
-    check.add_argument("--output", action="append", dest="outputs", metavar="FILE",
-                       help="write the matching --format here instead of stdout")
+    check.add_argument(
+        "--format",
+        action="append",
+        choices=FORMATS,
+        dest="formats",
+        help="report format (repeatable; pairs with --output in order)",
+    )
+    check.add_argument(
+        "--output",
+        action="append",
+        dest="outputs",
+        metavar="FILE",
+        help="write the matching --format here instead of stdout",
+    )
     check.add_argument("--baseline", metavar="FILE", help="report only findings not in FILE")
-    check.add_argument("--write-baseline", metavar="FILE",
-                       help="record today's findings in FILE and exit 0")
+    check.add_argument(
+        "--write-baseline", metavar="FILE", help="record today's findings in FILE and exit 0"
+    )
     check.add_argument("--workers", type=int, default=8, help="concurrent artifact reads")
 
     rules = sub.add_parser("rules", help="list the rules, or explain one")

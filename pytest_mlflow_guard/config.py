@@ -121,7 +121,9 @@ def _regex(value: Any, key: str) -> str:
 
 def _number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"[tool.mlflow-guard] {key}: expected a non-negative number, got {value!r}")
+        raise ConfigError(
+            f"[tool.mlflow-guard] {key}: expected a non-negative number, got {value!r}"
+        )
     return float(value)
 
 
@@ -132,7 +134,8 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
         key = raw_key.replace("_", "-")
         if key not in _SCALAR_KEYS:
             raise ConfigError(
-                f"[tool.mlflow-guard] unknown key {raw_key!r} in {where}; valid keys: {_valid_keys()}"
+                f"[tool.mlflow-guard] unknown key {raw_key!r} in {where}; "
+                f"valid keys: {_valid_keys()}"
             )
         name = _SCALAR_KEYS[key]
         if key in ("select", "ignore", "required-tags"):
@@ -157,7 +160,9 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
             out[name] = dict(value)
         elif key == "allowed-values":
             if not isinstance(value, dict):
-                raise ConfigError("[tool.mlflow-guard] allowed-values: expected a table {tag = [..]}")
+                raise ConfigError(
+                    "[tool.mlflow-guard] allowed-values: expected a table {tag = [..]}"
+                )
             out[name] = {t: _str_list(v, f"allowed-values.{t}") for t in value for v in [value[t]]}
     return out
 
@@ -175,7 +180,8 @@ def _scope(raw: Any) -> Scope:
     bad = [s for s in statuses if s.upper() not in RUN_STATUSES]
     if bad:
         raise ConfigError(
-            f"[tool.mlflow-guard.scope] statuses: {bad[0]!r} is not one of {', '.join(RUN_STATUSES)}"
+            f"[tool.mlflow-guard.scope] statuses: {bad[0]!r} is not one of "
+            f"{', '.join(RUN_STATUSES)}"
         )
     since = raw.get("since")
     if since is not None and not isinstance(since, str):
@@ -194,13 +200,19 @@ def from_mapping(raw: Mapping[str, Any], source: Path | None = None) -> GuardCon
     overrides: list[Override] = []
     for i, item in enumerate(raw.pop("overrides", [])):
         if not isinstance(item, dict) or "experiments" not in item:
-            raise ConfigError(f"[[tool.mlflow-guard.overrides]] #{i + 1}: needs an 'experiments' list")
+            raise ConfigError(
+                f"[[tool.mlflow-guard.overrides]] #{i + 1}: needs an 'experiments' list"
+            )
         item = dict(item)
         globs = _str_list(item.pop("experiments"), "overrides.experiments")
         _coerce(item, f"overrides #{i + 1}")  # validate now, apply per experiment later
         overrides.append(Override(globs, item))
-    return GuardConfig(**_coerce(raw, "[tool.mlflow-guard]"), scope=scope,
-                       overrides=tuple(overrides), source=source)
+    return GuardConfig(
+        **_coerce(raw, "[tool.mlflow-guard]"),
+        scope=scope,
+        overrides=tuple(overrides),
+        source=source,
+    )
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:

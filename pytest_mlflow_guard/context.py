@@ -198,14 +198,18 @@ def automatic_tags(code_path: Path | None = None) -> dict[str, str]:
             tags[TAG_GIT_BRANCH] = tags[MLFLOW_GIT_BRANCH] = info.branch
         if info.remote:
             tags[TAG_GIT_REMOTE] = tags[MLFLOW_GIT_REPO_URL] = info.remote
-        try:
-            workdir = Path.cwd().resolve().relative_to(info.root.resolve())
-            tags[TAG_SOURCE_WORKDIR] = workdir.as_posix()
-        except ValueError:
-            pass  # ran from outside the repository: no portable working directory to record
+        # Paths inside the repository are recorded relative to its root, so they replay on
+        # another machine; paths outside it (ran from elsewhere) are not recorded at all.
+        root = info.root.resolve()
+        workdir = _relative(Path.cwd().resolve(), root)
+        if workdir is not None:
+            tags[TAG_SOURCE_WORKDIR] = workdir
         if under_pytest() and caller is not None:
-            try:
-                tags[MLFLOW_SOURCE_NAME] = caller.relative_to(info.root.resolve()).as_posix()
-            except ValueError:
-                pass
+            source = _relative(caller, root)
+            if source is not None:
+                tags[MLFLOW_SOURCE_NAME] = source
     return tags
+
+
+def _relative(path: Path, root: Path) -> str | None:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else None

@@ -61,7 +61,9 @@ class RuleInfo:
 @dataclass
 class Report:
     tracking_uri: str
-    checked: Mapping[str, int]  # experiments, runs, logged_models, registered_models, model_versions
+    checked: Mapping[
+        str, int
+    ]  # experiments, runs, logged_models, registered_models, model_versions
     findings: Sequence[Finding]
     objects: Sequence[CheckedObject] = ()
     rules: Sequence[RuleInfo] = ()

@@ -157,5 +157,3 @@ def _ticking(records: Iterable[Record], progress: _Progress, engine: Engine) -> 
 
 def stderr_if_tty() -> TextIO | None:
     return sys.stderr if sys.stderr.isatty() else None
-
-

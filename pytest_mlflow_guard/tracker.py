@@ -93,7 +93,9 @@ class ExperimentTracker:
 
     def _require_run(self, what: str) -> str:
         if self._run_id is None:
-            raise GuardError(f"{what} needs an active run: call it inside `with tracker.start_run():`")
+            raise GuardError(
+                f"{what} needs an active run: call it inside `with tracker.start_run():`"
+            )
         return self._run_id
 
     # -- runs -------------------------------------------------------------------------------
@@ -252,8 +254,12 @@ class ExperimentTracker:
         if signature is None and input_example is not None:
             signature = writer.infer_signature(model, input_example)
         info = writer.log_model(
-            model, name or artifact_path or "model", signature, input_example,
-            registered_model_name, kwargs,
+            model,
+            name or artifact_path or "model",
+            signature,
+            input_example,
+            registered_model_name,
+            kwargs,
         )
         run_tags = self.client.get_run(run_id).data.tags
         if not run_tags.get(context.TAG_MODEL_TYPE):

@@ -21,7 +21,9 @@ def git(cwd: Path, *args: str) -> str:
         "GIT_COMMITTER_NAME": "Test",
         "GIT_COMMITTER_EMAIL": "test@example.com",
     }
-    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 
@@ -34,7 +36,9 @@ def git_repo(tmp_path: Path) -> Path:
     (repo / "README.md").write_text("demo\n")
     git(repo, "add", "README.md")
     git(repo, "commit", "-q", "-m", "initial")
-    git(repo, "remote", "add", "origin", "https://alice:ghp_SECRET123@git.example.com/team/proj.git")
+    git(
+        repo, "remote", "add", "origin", "https://alice:ghp_SECRET123@git.example.com/team/proj.git"
+    )
     return repo
 
 

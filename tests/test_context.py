@@ -94,11 +94,15 @@ def test_plain_start_run_in_a_script_gets_convention_tags(tmp_path: Path) -> Non
     subprocess.run(["git", "add", "train.py"], cwd=repo, check=True)
     subprocess.run(
         ["git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "train"],
-        cwd=repo, check=True,
+        cwd=repo,
+        check=True,
     )
     out = subprocess.run(
         [sys.executable, "train.py", str(tmp_path / "s.db"), "--token", "abc123"],
-        cwd=repo, capture_output=True, text=True, check=True,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     tags = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
     assert tags["git.commit"] == head(repo)
@@ -114,19 +118,18 @@ def test_plain_start_run_in_a_script_gets_convention_tags(tmp_path: Path) -> Non
 def test_importing_the_plugin_does_not_import_mlflow() -> None:
     code = (
         "import sys, pytest_mlflow_guard.plugin, pytest_mlflow_guard;"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('mlflow', 'sklearn', 'pandas'));"
+        "heavy = ('mlflow', 'sklearn', 'pandas');"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy);"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_pytest_session_with_plugin_loaded_does_not_import_mlflow(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        "import sys\n"
-        "def test_x():\n"
-        "    assert 'mlflow' not in sys.modules\n"
-    )
+def test_pytest_session_with_plugin_loaded_does_not_import_mlflow(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("import sys\ndef test_x():\n    assert 'mlflow' not in sys.modules\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
@@ -168,5 +171,11 @@ def test_strip_credentials_never_leaks(user: str, secret: str) -> None:
 def test_redact_args() -> None:
     args = ["--password=pw1", "--api-key", "k2", "--lr", "0.1", "--uri", "https://u:p3@h/x"]
     assert _redact_args(args) == [
-        "--password=***", "--api-key", "***", "--lr", "0.1", "--uri", "https://h/x"
+        "--password=***",
+        "--api-key",
+        "***",
+        "--lr",
+        "0.1",
+        "--uri",
+        "https://h/x",
     ]

@@ -100,9 +100,7 @@ def test_guide_snippet_runs_unchanged(store: str, git_repo: Path, forest: Any, d
     "attempt",
     ["experiment-name", "run-mode-tag", "run-mode-arg", "registered-model-name", "long-param"],
 )
-def test_convention_errors_write_nothing(
-    store: str, attempt: str, forest: Any, data: Any
-) -> None:
+def test_convention_errors_write_nothing(store: str, attempt: str, forest: Any, data: Any) -> None:
     before = store_contents(store)
     with pytest.raises(ConventionError) as excinfo:
         if attempt == "experiment-name":
@@ -167,7 +165,9 @@ def test_params_are_flattened_and_batched(store: str, monkeypatch: pytest.Monkey
     calls: list[tuple[int, int]] = []
     real = tracker.client.log_batch
 
-    def counting(run_id: str, metrics: Any = (), params: Any = (), tags: Any = (), **kw: Any) -> Any:
+    def counting(
+        run_id: str, metrics: Any = (), params: Any = (), tags: Any = (), **kw: Any
+    ) -> Any:
         calls.append((len(params or ()), len(metrics or ())))
         return real(run_id, metrics=metrics, params=params, tags=tags, **kw)
 
@@ -218,16 +218,25 @@ def test_environment_is_installable_and_has_no_secrets(
     assert "tok_do_not_log_42" not in json.dumps(tags)
     # Every line either pins an installed distribution or is a comment: pip accepts the file.
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "-q", "-r",
-         str(out / "requirements.txt")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "-q",
+            "-r",
+            str(out / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_lifecycle_promotion_archives_previous_and_moves_aliases(
-    store: str, data: Any
-) -> None:
+def test_lifecycle_promotion_archives_previous_and_moves_aliases(store: str, data: Any) -> None:
     X, y = data
     tracker = ExperimentTracker("mushroom/demo")
     for seed in (1, 2):
@@ -246,7 +255,7 @@ def test_lifecycle_promotion_archives_previous_and_moves_aliases(
     aliases = {k: str(v) for k, v in c.get_registered_model("clf").aliases.items()}
     assert aliases.get("production") == "2"
     assert "staging" not in aliases  # both versions left Staging
-    with pytest.raises(ValueError, match="unknown stage 'Prod'.*Production"):
+    with pytest.raises(ValueError, match=r"unknown stage 'Prod'.*Production"):
         tracker.transition_stage("clf", 2, "Prod")
 
 

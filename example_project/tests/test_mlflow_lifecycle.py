@@ -1,4 +1,7 @@
-"""The guide's lifecycle end to end: train -> register -> Staging -> load -> Production -> Archived."""
+"""The guide's lifecycle end to end.
+
+train -> register -> Staging -> load by stage and alias -> Production -> previous one Archived.
+"""
 
 from __future__ import annotations
 
@@ -46,8 +49,10 @@ def test_train_register_stage_promote_archive(tracking_uri: str) -> None:
     aliases = {k: str(v) for k, v in client.get_registered_model(MODEL_NAME).aliases.items()}
     assert aliases == {"production": "2"}
     production = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/Production")
-    assert (np.asarray(production.predict(X)) == np.asarray(
-        mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@production").predict(X))).all()
+    assert (
+        np.asarray(production.predict(X))
+        == np.asarray(mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@production").predict(X))
+    ).all()
 
 
 def test_runs_carry_the_convention_tags(tracking_uri: str) -> None:

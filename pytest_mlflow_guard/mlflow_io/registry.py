@@ -35,7 +35,12 @@ def normalize_stage(stage: str) -> str:
 
 
 def transition(
-    c: MlflowClient, name: str, version: str | int, stage: str, *, archive_existing: bool | None = None
+    c: MlflowClient,
+    name: str,
+    version: str | int,
+    stage: str,
+    *,
+    archive_existing: bool | None = None,
 ) -> Any:
     """Move ``name`` version ``version`` to ``stage`` and keep the aliases in step.
 

@@ -161,7 +161,9 @@ def _remove_local(uri: str | None) -> None:
     if not uri:
         return
     parsed = urlparse(uri)
-    path = Path(parsed.path) if parsed.scheme == "file" else Path(uri) if not parsed.scheme else None
+    path = (
+        Path(parsed.path) if parsed.scheme == "file" else Path(uri) if not parsed.scheme else None
+    )
     if path is not None and path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
 
@@ -199,9 +201,9 @@ def _skops_trusted_types(model: Any) -> list[str]:
 
 
 def _predict_wrapper(model: Any) -> Any:
-    import mlflow.pyfunc
+    from mlflow.pyfunc.model import PythonModel
 
-    class PredictWrapper(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    class PredictWrapper(PythonModel):
         """Serves any object with ``predict`` through the pyfunc flavour."""
 
         def __init__(self, inner: Any) -> None:
@@ -217,8 +219,12 @@ def _predict_wrapper(model: Any) -> Any:
 
 
 def log_model(
-    model: Any, name: str, signature: Any, input_example: Any,
-    registered_model_name: str | None, extra: dict[str, Any],
+    model: Any,
+    name: str,
+    signature: Any,
+    input_example: Any,
+    registered_model_name: str | None,
+    extra: dict[str, Any],
 ) -> Any:
     """Log with the flavour that fits the model; returns MLflow's ``ModelInfo``."""
     import mlflow
@@ -231,7 +237,9 @@ def log_model(
     }
     with warnings.catch_warnings():
         # The pickle-safety note is about *other* formats; skops is what we use by default.
-        warnings.filterwarnings("ignore", message=".*artifact_path.*deprecated", category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=".*artifact_path.*deprecated", category=FutureWarning
+        )
         if is_sklearn(model):
             fn = mlflow.sklearn.log_model
             if extra.get("serialization_format", "skops") == "skops":

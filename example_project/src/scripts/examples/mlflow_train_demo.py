@@ -22,7 +22,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-name", default=None, help="default: {timestamp}_{user}")
     parser.add_argument("--tracking-uri", default=None, help="default: MLflow's own resolution")
     parser.add_argument(
-        "--registered-model-name", default="mushroom_growth_classifier",
+        "--registered-model-name",
+        default="mushroom_growth_classifier",
         help="register the model under this name ('' to skip registration)",
     )
     return parser.parse_args(argv)
@@ -31,6 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from mushroom_growth import train_and_log
+
     from pytest_mlflow_guard import ConventionError
 
     try:
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     uri = args.tracking_uri or mlflow.get_tracking_uri()
     name = args.registered_model_name
     print(f"run id:        {result.run_id}")
-    print(f"accuracy:      {result.metrics['accuracy']:.3f}  f1_macro: {result.metrics['f1_macro']:.3f}")
+    metrics = result.metrics
+    print(f"accuracy:      {metrics['accuracy']:.3f}  f1_macro: {metrics['f1_macro']:.3f}")
     print(f"logged model:  {result.model_uri}")
     if name and result.version:
         print(f"registered:    models:/{name}/{result.version} (stage Staging)")

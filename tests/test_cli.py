@@ -1,0 +1,395 @@
+"""`mlflow-guard check` end to end on real sqlite stores built with MLflow itself."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from pytest_mlflow_guard import ExperimentTracker
+from pytest_mlflow_guard.cli import main
+
+SHA = "a" * 40
+CLEAN_TAGS = {
+    "os.user": "alice",
+    "git.commit": SHA,
+    "git.dirty": "false",
+    "source.type": "script",
+    "model.type": "LogisticRegression",
+    "run.mode": "training",
+    "source.command": "python train.py --C 1.0",
+}
+
+
+def _repo(path: Path) -> Path:
+    path.mkdir()
+    for args in (
+        ["init", "-q"],
+        [
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "init",
+        ],
+    ):
+        subprocess.run(["git", *args], cwd=path, check=True)
+    return path
+
+
+class StoreBuilder:
+    def __init__(self, uri: str, repo: Path) -> None:
+        from mlflow import MlflowClient
+
+        self.uri = uri
+        self.repo = repo
+        self.client = MlflowClient(tracking_uri=uri)
+        rng = np.random.default_rng(0)
+        self.X = rng.random((40, 3))
+        self.model = LogisticRegression().fit(self.X, (self.X[:, 0] > 0.5).astype(int))
+        self.expected: dict[tuple[str, str], set[str]] = {}
+
+    def experiment(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        return found.experiment_id if found else self.client.create_experiment(name)
+
+    def run(
+        self,
+        exp: str,
+        name: str = "20260101-000000_alice",
+        tags: dict[str, str] | None = None,
+        drop: tuple[str, ...] = (),
+        params: dict[str, str] | None = None,
+        requirements: bool = True,
+        end: bool = True,
+        start_time: int | None = None,
+    ) -> str:
+        all_tags = {k: v for k, v in {**CLEAN_TAGS, **(tags or {})}.items() if k not in drop}
+        run = self.client.create_run(exp, run_name=name, tags=all_tags, start_time=start_time)
+        run_id = run.info.run_id
+        for key, value in (params if params is not None else {"C": "1.0"}).items():
+            self.client.log_param(run_id, key, value)
+        if requirements:
+            self.client.log_text(run_id, "numpy==2.0.0\n", "environment/requirements.txt")
+        if end:
+            self.client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    def tracked_version(self, model_name: str, stage: str = "None") -> tuple[str, str]:
+        """A clean run (made by the tracker) that logs and registers a clean model."""
+        tracker = ExperimentTracker("guard/models", tracking_uri=self.uri, code_path=self.repo)
+        with tracker.start_run() as run:
+            tracker.log_params({"C": 1.0})
+            tracker.log_environment()
+            info = tracker.log_model(
+                self.model,
+                name="model",
+                input_example=self.X[:2],
+                registered_model_name=model_name,
+                stage=stage,
+            )
+        return run.info.run_id, str(info.registered_model_version)
+
+    def model_run(self, exp: str, **log_kwargs: Any) -> tuple[str, Any]:
+        import mlflow
+
+        run_id = self.run(exp, end=False)
+        mlflow.set_tracking_uri(self.uri)
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.sklearn.log_model(self.model, name="model", **log_kwargs)
+        return run_id, info
+
+    def expect(self, object_type: str, object_id: str, *rules: str) -> None:
+        self.expected[(object_type, object_id)] = set(rules)
+
+
+def build_violations(b: StoreBuilder) -> None:
+    from mlflow.models import infer_signature
+
+    exp = b.experiment("guard/violations")
+    b.expect("experiment", b.experiment("Bad Experiment"), "MLG101")
+    b.expect("run", b.run(exp, name="bold-fox-123"), "MLG102")
+    b.expect("run", b.run(exp, drop=("model.type",)), "MLG201")
+    b.expect("run", b.run(exp, tags={"run.mode": "serving"}), "MLG202")
+    b.expect("run", b.run(exp, tags={"git.commit": "abc123"}), "MLG203")
+    b.expect("run", b.run(exp, tags={"git.dirty": "true"}), "MLG204")
+    b.expect("run", b.run(exp, requirements=False), "MLG501")
+    b.expect("run", b.run(exp, drop=("source.command",)), "MLG502")
+    b.expect("run", b.run(exp, params={}), "MLG503")
+    old = int((datetime.now(timezone.utc) - timedelta(days=2)).timestamp() * 1000)
+    b.expect("run", b.run(exp, end=False, start_time=old), "MLG601")
+    b.expect("run", b.run(exp, params={"notes": "x" * 6000}), "MLG602")
+
+    _, nosig = b.model_run(exp, input_example=b.X[:2], signature=False)
+    b.expect("logged_model", nosig.model_id, "MLG301")
+    signature = infer_signature(b.X, b.model.predict(b.X))
+    _, noexample = b.model_run(exp, signature=signature)
+    b.expect("logged_model", noexample.model_id, "MLG302")
+    version = (
+        b.client.create_model_version(
+            "nosig_model", nosig.model_uri, nosig.run_id, model_id=nosig.model_id
+        )
+        if b.client.create_registered_model("nosig_model")
+        else None
+    )
+    assert version is not None
+    b.expect("model_version", "nosig_model/1", "MLG303")
+
+    orphan_run, _ = b.tracked_version("orphan_model")
+    b.client.delete_run(orphan_run)
+    b.expect("model_version", "orphan_model/1", "MLG304")
+
+    b.tracked_version("twoprod_model")
+    b.tracked_version("twoprod_model")
+    for v in ("1", "2"):
+        b.client.transition_model_version_stage("twoprod_model", v, "Production")
+    b.expect("registered_model", "twoprod_model", "MLG401")
+
+    b.tracked_version("stale_model", stage="Staging")
+    long_ago = (datetime.now(timezone.utc) - timedelta(days=45)).isoformat()
+    b.client.set_model_version_tag("stale_model", "1", "mlflow_guard.stage_since", long_ago)
+    b.expect("model_version", "stale_model/1", "MLG402")
+
+    b.client.create_registered_model("BadModel")
+    b.expect("registered_model", "BadModel", "MLG103")
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    import mlflow
+
+    root = tmp_path_factory.mktemp("stores")
+    repo = _repo(root / "repo")
+    result: dict[str, Any] = {}
+    for kind in ("clean", "mixed"):
+        db = root / kind / "mlflow.db"
+        db.parent.mkdir()
+        builder = StoreBuilder(f"sqlite:///{db}", repo)
+        builder.tracked_version("clean_model", stage="Staging")
+        if kind == "mixed":
+            build_violations(builder)
+        result[kind] = builder
+    mlflow.set_tracking_uri(None)
+    yield result
+    mlflow.set_tracking_uri(None)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_rule_fires_on_its_object_and_nothing_else(
+    stores: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = stores["mixed"]
+    code, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
+    report = json.loads(out)
+    got: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for finding in report["findings"]:
+        got[(finding["object_type"], finding["object_id"])].add(finding["rule"])
+    assert dict(got) == b.expected
+    assert code == 1
+    assert report["summary"]["error"] == sum(
+        1 for f in report["findings"] if f["severity"] == "error"
+    )
+    assert report["checked"]["registered_models"] == 7
+    covered = {rule for rules in b.expected.values() for rule in rules}
+    assert covered == {
+        f"MLG{n}"
+        for n in (
+            101,
+            102,
+            103,
+            201,
+            202,
+            203,
+            204,
+            301,
+            302,
+            303,
+            304,
+            401,
+            402,
+            501,
+            502,
+            503,
+            601,
+            602,
+        )
+    }
+
+
+def test_clean_store_passes(stores: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(
+        capsys, "check", "--tracking-uri", stores["clean"].uri, "--format", "json"
+    )
+    report = json.loads(out)
+    assert report["findings"] == []
+    assert code == 0
+    assert report["checked"] == {
+        "experiments": 2,
+        "runs": 1,
+        "logged_models": 1,
+        "registered_models": 1,
+        "model_versions": 1,
+    }  # the Default experiment is checked too; it holds no runs here
+
+
+def test_all_formats_parse(
+    stores: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = stores["mixed"].uri
+    args = ["check", "--tracking-uri", uri]
+    for fmt in ("json", "junit", "sarif", "github"):
+        args += ["--format", fmt, "--output", str(tmp_path / f"report.{fmt}")]
+    code, out, _ = run_cli(capsys, *args, "--format", "text")
+    assert code == 1
+    findings = json.loads((tmp_path / "report.json").read_text())["findings"]
+    suite = ET.parse(tmp_path / "report.junit").getroot()
+    failures = suite.findall(".//testcase/failure")
+    assert len(failures) == sum(1 for f in findings if f["severity"] == "error")
+    sarif = json.loads((tmp_path / "report.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    assert len(results) == len(findings)
+    rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert "Why" in rules["MLG201"]["help"]["text"]
+    github = (tmp_path / "report.github").read_text().splitlines()
+    assert github[0].startswith("::error title=MLG")
+    assert github[-1].startswith("mlflow-guard: ")
+    # text: rule code, name and message of a finding, plus the totals line
+    assert "MLG202 tag-value" in out and "'serving'" in out
+    assert "errors" in out
+
+
+def test_select_ignore_and_severity(
+    stores: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = stores["mixed"].uri
+    _, out, _ = run_cli(
+        capsys, "check", "--tracking-uri", uri, "--format", "json", "--select", "MLG201,tag-value"
+    )
+    assert {f["rule"] for f in json.loads(out)["findings"]} == {"MLG201", "MLG202"}
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.mlflow-guard]\nignore = ["MLG1"]\nseverity = { MLG204 = "error" }\n')
+    code, out, err = run_cli(capsys, "check", "--tracking-uri", uri, "--config", str(config))
+    assert code == 2 and "MLG1" in err and "MLG101" in err  # names the value, lists valid codes
+    config.write_text(
+        '[tool.mlflow-guard]\nignore = ["run-name"]\nseverity = { MLG204 = "error" }\n'
+    )
+    _, out, _ = run_cli(
+        capsys, "check", "--tracking-uri", uri, "--config", str(config), "--format", "json"
+    )
+    findings = json.loads(out)["findings"]
+    assert "MLG102" not in {f["rule"] for f in findings}
+    assert [f["severity"] for f in findings if f["rule"] == "MLG204"] == ["error"]
+
+
+def test_baseline_round_trip(
+    stores: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = stores["mixed"].uri
+    baseline = tmp_path / "baseline.json"
+    code, _, _ = run_cli(capsys, "check", "--tracking-uri", uri, "--write-baseline", str(baseline))
+    assert code == 0 and baseline.is_file()
+    code, out, _ = run_cli(
+        capsys, "check", "--tracking-uri", uri, "--baseline", str(baseline), "--format", "json"
+    )
+    report = json.loads(out)
+    assert code == 0 and report["findings"] == []
+    assert report["baseline"]["suppressed"] > 10 and report["baseline"]["fixed"] == 0
+    # the clean store has none of those findings: every baselined one counts as fixed
+    code, out, _ = run_cli(
+        capsys,
+        "check",
+        "--tracking-uri",
+        stores["clean"].uri,
+        "--baseline",
+        str(baseline),
+        "--format",
+        "json",
+    )
+    assert json.loads(out)["baseline"]["fixed"] == report["baseline"]["suppressed"]
+
+
+def test_suppression_tag_on_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = StoreBuilder(f"sqlite:///{tmp_path / 's.db'}", _repo(tmp_path / "repo"))
+    exp = b.experiment("guard/suppressed")
+    b.run(
+        exp,
+        drop=("model.type",),
+        tags={"mlflow_guard.ignore": "MLG201,MLG302", "mlflow_guard.ignore_reason": "legacy run"},
+    )
+    _, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
+    assert [f["rule"] for f in json.loads(out)["findings"]] == ["MLG001"]  # MLG302 unused
+
+
+def test_unreachable_server_fails_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    started = time.monotonic()
+    code, _, err = run_cli(capsys, "check", "--tracking-uri", f"http://127.0.0.1:{port}")
+    assert code == 2
+    assert time.monotonic() - started < 30
+    assert f"127.0.0.1:{port}" in err and "cannot reach" in err
+
+
+def test_malformed_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "m.db"
+    config = tmp_path / "pyproject.toml"
+    config.write_text("[tool.mlflow-guard]\nstale-staging-dayz = 3\n")
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", f"sqlite:///{db}", "--config", str(config)
+    )
+    assert code == 2 and "stale-staging-dayz" in err and "stale-staging-days" in err
+    config.write_text('[tool.mlflow-guard]\nexperiment-name-pattern = "([a-z"\n')
+    code, _, err = run_cli(capsys, "check", "--config", str(config), "--tracking-uri", "x")
+    assert code == 2 and "experiment-name-pattern" in err
+    assert not db.exists()  # nothing was created while refusing the config
+
+
+def test_rules_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "rules", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and {r["code"] for r in rows} >= {"MLG101", "MLG602"}
+    assert set(rows[0]) == {"code", "name", "severity", "summary"}
+    code, out, _ = run_cli(capsys, "rules", "required-tag")
+    assert out.startswith("MLG201 required-tag (default: error)") and "Fix" in out
+    code, _, err = run_cli(capsys, "rules", "MLG999")
+    assert code == 2 and "MLG999" in err
+
+
+def test_readme_rule_table_is_generated_from_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["rules", "--format", "markdown"])
+    table = capsys.readouterr().out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert table in readme, "README rules table is stale: regenerate it"
+
+
+def test_console_script_runs_as_a_module() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_mlflow_guard.cli", "rules"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "MLG201" in proc.stdout
