@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# Never let MLflow send telemetry from a test: its own test detection runs when it is imported,
+# before pytest sets PYTEST_CURRENT_TEST. Subprocesses (mlflow server, pytester) inherit this.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
 pytest_plugins = ["pytester"]
 
 

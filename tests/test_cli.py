@@ -210,7 +210,8 @@ def test_every_rule_fires_on_its_object_and_nothing_else(
     assert report["summary"]["error"] == sum(
         1 for f in report["findings"] if f["severity"] == "error"
     )
-    assert report["checked"]["registered_models"] == 7
+    assert report["checked"]["registered_models"] == 6
+    assert ("experiment", "0") not in got
     covered = {rule for rules in b.expected.values() for rule in rules}
     assert covered == {
         f"MLG{n}"
@@ -244,13 +245,14 @@ def test_clean_store_passes(stores: dict[str, Any], capsys: pytest.CaptureFixtur
     report = json.loads(out)
     assert report["findings"] == []
     assert code == 0
+    # MLflow's empty "Default" experiment is not reported: it breaks no rule until used
     assert report["checked"] == {
-        "experiments": 2,
+        "experiments": 1,
         "runs": 1,
         "logged_models": 1,
         "registered_models": 1,
         "model_versions": 1,
-    }  # the Default experiment is checked too; it holds no runs here
+    }
 
 
 def test_all_formats_parse(
@@ -393,3 +395,15 @@ def test_console_script_runs_as_a_module() -> None:
         check=True,
     )
     assert "MLG201" in proc.stdout
+
+
+def test_default_experiment_is_checked_once_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = StoreBuilder(f"sqlite:///{tmp_path / 'd.db'}", _repo(tmp_path / "repo"))
+    b.experiment("guard/ok")
+    _, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
+    assert json.loads(out)["findings"] == []
+    b.run("0")  # someone logged into "Default" without choosing an experiment
+    _, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
+    assert [(f["rule"], f["object_id"]) for f in json.loads(out)["findings"]] == [("MLG101", "0")]

@@ -1,8 +1,9 @@
 """The reader against real tracking stores: sqlite files in tmp_path, and one ``mlflow server``.
 
 No mocks: every store is built with MlflowClient / the fluent API and read back with
-``StoreReader``. Building an MLflow sqlite database runs its migrations (seconds), so an empty,
-migrated database is made once per session and copied for each store.
+``StoreReader``. Creating MLflow's schema takes seconds, so an empty migrated database is made
+once per session and copied for each store. The ``server`` test starts a real ``mlflow server``
+on 127.0.0.1 (deselect with ``-m "not server"``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +29,7 @@ import pytest
 
 mlflow = pytest.importorskip("mlflow")
 np = pytest.importorskip("numpy")
-sklearn_linear = pytest.importorskip("sklearn.linear_model")
+linear_model = pytest.importorskip("sklearn.linear_model")
 
 from mlflow import MlflowClient  # noqa: E402
 
@@ -35,6 +37,7 @@ from pytest_mlflow_guard.config import Scope  # noqa: E402
 from pytest_mlflow_guard.errors import ConfigError, GuardError  # noqa: E402
 from pytest_mlflow_guard.mlflow_io.reader import (  # noqa: E402
     StoreReader,
+    bounded_http,
     experiment_url,
     logged_model_url,
     model_version_url,
@@ -48,6 +51,7 @@ from pytest_mlflow_guard.mlflow_io.reader import (  # noqa: E402
 )
 from pytest_mlflow_guard.records import (  # noqa: E402
     ExperimentRecord,
+    Record,
     RegisteredModelRecord,
     RunRecord,
 )
@@ -61,23 +65,465 @@ CONVENTION_TAGS = {
 }
 MS_2020 = int(datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 MS_2024 = int(datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp() * 1000)
+LEGACY_MLMODEL = """\
+artifact_path: legacy
+flavors:
+  python_function:
+    loader_module: mlflow.sklearn
+  sklearn:
+    pickled_model: model.pkl
+signature:
+  inputs: '[{"type": "double", "name": "x", "required": true}]'
+  outputs: null
+utc_time_created: '2024-06-01 00:00:00.000000'
+"""
 
 
-# --------------------------------------------------------------------------- stores
+# --------------------------------------------------------------------------- helpers
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty MLflow sqlite database with its migrations applied."""
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+def reader_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("reader-template") / "mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
     return path
 
 
-def new_store(template_db: Path, directory: Path) -> str:
+def new_sqlite_store(template: Path, directory: Path) -> str:
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template_db, directory / "mlflow.db")
+    shutil.copyfile(template, directory / "mlflow.db")
     return f"sqlite:///{directory / 'mlflow.db'}"
 
 
-@contextmanager_fixture := None  # placeholder removed below  # type: ignore[misc]
+@contextmanager
+def tracking(uri: str) -> Iterator[MlflowClient]:
+    mlflow.set_tracking_uri(uri)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pickle-format and stage-deprecation notices
+            yield MlflowClient(tracking_uri=uri)
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_all(uri: str, scope: Scope | None = None, **kwargs: Any) -> list[Record]:
+    return list(StoreReader(uri, scope or Scope(), **kwargs).iter_records())
+
+
+def runs_of(records: list[Record]) -> dict[str, RunRecord]:
+    return {r.run_id: r for r in records if isinstance(r, RunRecord)}
+
+
+def models_of(records: list[Record]) -> dict[str, RegisteredModelRecord]:
+    return {r.name: r for r in records if isinstance(r, RegisteredModelRecord)}
+
+
+def tiny_model() -> tuple[Any, Any]:
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 3))
+    y = (x[:, 0] > 0.5).astype(int)
+    return linear_model.LogisticRegression().fit(x, y), x
+
+
+@dataclass
+class Built:
+    uri: str
+    exp_id: str
+    train_run: str
+    open_run: str
+    gone_run: str
+    old_run: str
+    new_run: str
+    sandbox_run: str
+    sig_model: str
+    nosig_model: str
+
+
+def log_training_run(exp_id: str, art: Path) -> tuple[str, str, str]:
+    """One convention-abiding run: requirements, a model with signature and input example, one
+    without signature, and an MLflow 2 style model (MLmodel in the run's artifacts)."""
+    model, x = tiny_model()
+    with mlflow.start_run(experiment_id=exp_id, run_name="train-1", tags=CONVENTION_TAGS) as run:
+        mlflow.log_params({"C": "1.0", "max_iter": "100"})
+        mlflow.log_metrics({"acc": 0.9, "f1": 0.8})
+        requirements = art / "requirements.txt"
+        requirements.write_text("scikit-learn\n")
+        mlflow.log_artifact(str(requirements), "environment")
+        with_sig = mlflow.sklearn.log_model(
+            model, name="model", input_example=x[:1], serialization_format="cloudpickle"
+        )
+        no_sig = mlflow.sklearn.log_model(
+            model, name="nosig", signature=False, serialization_format="cloudpickle"
+        )
+        legacy = art / "legacy"
+        legacy.mkdir()
+        (legacy / "MLmodel").write_text(LEGACY_MLMODEL)
+        mlflow.log_artifacts(str(legacy), "legacy")
+        history = [{"artifact_path": "legacy", "run_id": run.info.run_id, "flavors": {}}]
+        mlflow.set_tag("mlflow.log-model.history", json.dumps(history))
+    return run.info.run_id, with_sig.model_id, no_sig.model_id
+
+
+@pytest.fixture(scope="module")
+def built(reader_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("reader-store")
+    uri = new_sqlite_store(reader_template_db, root)
+    art = root / "artifacts"
+    art.mkdir()
+    with tracking(uri) as client:
+        exp = client.create_experiment(
+            "team/churn", artifact_location=str(art / "churn"), tags={"team": "ml"}
+        )
+        train, sig_model, nosig_model = log_training_run(exp, art)
+        version = mlflow.register_model(f"models:/{sig_model}", "churn_model").version
+        client.transition_model_version_stage("churn_model", version, "Staging")
+        client.set_registered_model_alias("churn_model", "champion", version)
+
+        open_run = client.create_run(exp, run_name="still-going", tags=CONVENTION_TAGS)
+
+        gone = client.create_run(exp, run_name="gone")
+        client.set_terminated(gone.info.run_id)
+        client.create_registered_model("orphan_model")
+        client.create_model_version(
+            "orphan_model", source=f"{gone.info.artifact_uri}/model", run_id=gone.info.run_id
+        )
+        client.delete_run(gone.info.run_id)
+
+        sandbox = client.create_experiment("sandbox/tmp", artifact_location=str(art / "sandbox"))
+        sandbox_run = client.create_run(sandbox, run_name="try")
+        client.set_terminated(sandbox_run.info.run_id)
+
+        history = client.create_experiment("team/history", artifact_location=str(art / "hist"))
+        old = client.create_run(history, start_time=MS_2020, run_name="old")
+        client.set_terminated(old.info.run_id, end_time=MS_2020 + 1000)
+        new = client.create_run(history, start_time=MS_2024, run_name="new")
+        client.set_terminated(new.info.run_id, status="FAILED", end_time=MS_2024 + 1000)
+    return Built(
+        uri=uri,
+        exp_id=exp,
+        train_run=train,
+        open_run=open_run.info.run_id,
+        gone_run=gone.info.run_id,
+        old_run=old.info.run_id,
+        new_run=new.info.run_id,
+        sandbox_run=sandbox_run.info.run_id,
+        sig_model=sig_model,
+        nosig_model=nosig_model,
+    )
+
+
+@pytest.fixture(scope="module")
+def records(built: Built) -> list[Record]:
+    return read_all(built.uri)
+
+
+# --------------------------------------------------------------------------- sqlite store
+
+
+def test_experiments_then_their_runs_then_models(records: list[Record], built: Built) -> None:
+    kinds = [type(r).__name__ for r in records]
+    assert kinds.index("RegisteredModelRecord") > max(
+        i for i, k in enumerate(kinds) if k != "RegisteredModelRecord"
+    )
+    experiments = {r.name: r for r in records if isinstance(r, ExperimentRecord)}
+    # the store's empty "Default" experiment is skipped (test_cli covers it once it has runs)
+    assert set(experiments) == {"team/churn", "sandbox/tmp", "team/history"}
+    churn = experiments["team/churn"]
+    assert churn.experiment_id == built.exp_id
+    assert churn.tags["team"] == "ml"
+    assert churn.lifecycle_stage == "active"
+    assert churn.creation_time is not None and churn.creation_time.tzinfo is not None
+    position = records.index(churn)
+    for record in records[position + 1 : position + 3]:  # the churn runs follow their experiment
+        assert isinstance(record, RunRecord) and record.experiment_id == built.exp_id
+
+
+def test_run_record_fields(records: list[Record], built: Built) -> None:
+    run = runs_of(records)[built.train_run]
+    assert run.experiment_name == "team/churn"
+    assert run.run_name == "train-1"
+    assert run.status == "FINISHED"
+    assert run.start_time is not None and run.start_time.tzinfo == timezone.utc
+    assert run.end_time is not None and run.end_time >= run.start_time
+    for key, value in CONVENTION_TAGS.items():
+        assert run.tags[key] == value
+    assert run.params == {"C": "1.0", "max_iter": "100"}
+    assert run.metric_keys == frozenset({"acc", "f1"})
+    assert run.has_requirements is True
+
+
+def test_logged_models_signature_and_input_example(records: list[Record], built: Built) -> None:
+    models = {m.model_id: m for m in runs_of(records)[built.train_run].logged_models}
+    with_sig = models[built.sig_model]
+    assert (with_sig.name, with_sig.run_id, with_sig.experiment_id) == (
+        "model",
+        built.train_run,
+        built.exp_id,
+    )
+    assert with_sig.has_signature is True
+    assert with_sig.has_input_example is True
+    assert "sklearn" in with_sig.flavors
+    no_sig = models[built.nosig_model]
+    assert no_sig.has_signature is False
+    assert no_sig.has_input_example is False
+    legacy = models[f"runs:/{built.train_run}/legacy"]
+    assert legacy.has_signature is True
+    assert legacy.has_input_example is False
+    assert legacy.flavors == ("python_function", "sklearn")
+    assert len(models) == 3
+
+
+def test_running_run_without_artifacts(records: list[Record], built: Built) -> None:
+    run = runs_of(records)[built.open_run]
+    assert run.status == "RUNNING"
+    assert run.end_time is None
+    assert run.has_requirements is False
+    assert run.logged_models == ()
+
+
+def test_deleted_runs_are_not_listed(records: list[Record], built: Built) -> None:
+    assert built.gone_run not in runs_of(records)
+
+
+def test_registered_model_with_stage_alias_and_source_run(
+    records: list[Record], built: Built
+) -> None:
+    churn = models_of(records)["churn_model"]
+    assert churn.aliases == {"champion": "1"}
+    (version,) = churn.versions
+    assert version.object_id == "churn_model/1"
+    assert version.stage == "Staging"
+    assert version.aliases == ("champion",)
+    assert version.run_id == built.train_run
+    assert version.source == f"models:/{built.sig_model}"
+    assert version.has_signature is True
+    assert version.creation_time is not None and version.last_updated_time is not None
+    assert version.source_run_missing is False
+    source = version.source_run
+    assert source is not None and source.run_id == built.train_run
+    assert source.experiment_name == "team/churn"
+    assert source.has_requirements is True
+    assert {m.model_id for m in source.logged_models} >= {built.sig_model, built.nosig_model}
+
+
+def test_version_of_a_deleted_run_is_flagged(records: list[Record], built: Built) -> None:
+    (version,) = models_of(records)["orphan_model"].versions
+    assert version.run_id == built.gone_run
+    assert version.source_run is None
+    assert version.source_run_missing is True
+    assert version.has_signature is None  # no MLmodel there: unknown, not False
+
+
+def test_scope_experiment_globs(built: Built) -> None:
+    records = read_all(built.uri, Scope(experiments=("team/*",)), include_registry=False)
+    names = {r.name for r in records if isinstance(r, ExperimentRecord)}
+    assert names == {"team/churn", "team/history"}
+    assert built.sandbox_run not in runs_of(records)
+    assert {built.train_run, built.open_run, built.old_run} <= set(runs_of(records))
+
+
+def test_scope_statuses(built: Built) -> None:
+    running = runs_of(read_all(built.uri, Scope(statuses=("RUNNING",))))
+    assert set(running) == {built.open_run}
+    failed = runs_of(read_all(built.uri, Scope(statuses=("failed", "KILLED"))))
+    assert set(failed) == {built.new_run}
+
+
+def test_scope_since_date_and_age(built: Built) -> None:
+    history = Scope(experiments=("team/history",), since="2021-01-01")
+    assert set(runs_of(read_all(built.uri, history))) == {built.new_run}
+    aged = Scope(experiments=("team/history",), since="7d")
+    now = datetime(2024, 6, 3, tzinfo=timezone.utc)
+    assert set(runs_of(read_all(built.uri, aged, now=now))) == {built.new_run}
+    later = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    assert runs_of(read_all(built.uri, aged, now=later)) == {}
+
+
+def test_paging_yields_every_run_in_order(reader_template_db: Path, tmp_path: Path) -> None:
+    uri = new_sqlite_store(reader_template_db, tmp_path / "paged")
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("team/paged", artifact_location=str(tmp_path / "art"))
+    created = []
+    for i in range(5):
+        run = client.create_run(exp, start_time=MS_2024 + i * 1000, run_name=f"r{i}")
+        client.log_batch(run.info.run_id, params=[mlflow.entities.Param("i", str(i))])
+        client.set_terminated(run.info.run_id)
+        created.append(run.info.run_id)
+    scope = Scope(experiments=("team/paged",))
+    paged = [r for r in read_all(uri, scope, page_size=2) if isinstance(r, RunRecord)]
+    assert len(paged) == 5
+    assert {r.run_id for r in paged} == set(created)
+    whole = [r for r in read_all(uri, scope, max_workers=1) if isinstance(r, RunRecord)]
+    assert [r.run_id for r in paged] == [r.run_id for r in whole]
+    assert [r.params["i"] for r in paged] == ["4", "3", "2", "1", "0"]  # newest first
+
+
+def test_logged_models_reach_their_runs_across_pages(
+    reader_template_db: Path, tmp_path: Path
+) -> None:
+    """Models are matched to runs from one newest-first scan: a model logged long after its run
+    started (the oldest run, on the last page) must still find it, and so must the others."""
+    uri = new_sqlite_store(reader_template_db, tmp_path / "models")
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("team/models", artifact_location=str(tmp_path / "art"))
+    runs = [client.create_run(exp, start_time=MS_2024 + i * 1000).info.run_id for i in range(5)]
+    expected = {run_id: set() for run_id in runs}
+    for run_id in (runs[0], runs[4], runs[2], runs[0]):  # oldest run's models come last
+        model = client.create_logged_model(exp, name="m", source_run_id=run_id)
+        expected[run_id].add(model.model_id)
+    for page_size in (2, 1000):
+        found = runs_of(read_all(uri, Scope(experiments=("team/models",)), page_size=page_size))
+        assert {r: {m.model_id for m in found[r].logged_models} for r in runs} == expected
+        assert all(m.has_signature is None for r in found.values() for m in r.logged_models)
+
+
+def test_version_source_run_outside_scope_is_fetched(built: Built) -> None:
+    records = read_all(built.uri, Scope(experiments=("sandbox/*",)))
+    assert built.train_run not in runs_of(records)
+    (version,) = models_of(records)["churn_model"].versions
+    assert version.has_signature is True  # read through the version's download URI
+    source = version.source_run
+    assert source is not None and source.run_id == built.train_run
+    assert source.experiment_name == "team/churn"
+    assert source.has_requirements is True
+    assert {m.model_id for m in source.logged_models} >= {built.sig_model, built.nosig_model}
+
+
+# --------------------------------------------------------------------------- scope, probe, links
+
+
+def test_since_parsing() -> None:
+    now = datetime(2024, 6, 3, 12, tzinfo=timezone.utc)
+    assert since_datetime("2024-05-01") == datetime(2024, 5, 1, tzinfo=timezone.utc)
+    assert since_datetime("12h", now) == datetime(2024, 6, 3, tzinfo=timezone.utc)
+    assert since_datetime("7d", now) == datetime(2024, 5, 27, 12, tzinfo=timezone.utc)
+    assert since_datetime(None) is None
+    with pytest.raises(ConfigError, match="since"):
+        since_datetime("last tuesday")
+    with pytest.raises(ConfigError, match="statuses"):
+        run_filter(Scope(statuses=("DONE",)))
+    assert run_filter(Scope()) == ""
+    assert run_filter(Scope(statuses=("running",))) == "attributes.status = 'RUNNING'"
+    assert run_filter(Scope(statuses=("FINISHED", "FAILED", "KILLED"))) == (
+        "attributes.status != 'RUNNING' AND attributes.status != 'SCHEDULED'"
+    )
+
+
+def test_probe_closed_port_fails_fast() -> None:
+    port = free_port()  # bound, then released: nothing listens there
+    started = time.monotonic()
+    with pytest.raises(
+        GuardError, match=rf"cannot reach tracking server http://127\.0\.0\.1:{port}"
+    ):
+        probe(f"http://bob:hunter2@127.0.0.1:{port}", timeout_s=10)
+    assert time.monotonic() - started < 15
+
+
+def test_probe_credentials_never_in_message() -> None:
+    port = free_port()
+    with pytest.raises(GuardError) as info:
+        probe(f"http://bob:hunter2@127.0.0.1:{port}/?token=abc", timeout_s=5)
+    assert "hunter2" not in str(info.value) and "abc" not in str(info.value)
+
+
+def test_probe_local_stores(tmp_path: Path, built: Built) -> None:
+    probe(built.uri)
+    with pytest.raises(GuardError, match="does not exist"):
+        probe(f"sqlite:///{tmp_path}/missing.db")
+    assert not (tmp_path / "missing.db").exists()
+    with pytest.raises(GuardError, match="not a directory"):
+        probe(str(tmp_path / "no-mlruns"))
+
+
+def test_ui_links() -> None:
+    assert ui_url_for("sqlite:///x.db", None) is None
+    assert ui_url_for("sqlite:///x.db", "https://mlflow.example.com/") == (
+        "https://mlflow.example.com"
+    )
+    base = ui_url_for("https://alice:s3cret@mlflow.example.com:8443/mlflow/?token=t", None)
+    assert base == "https://mlflow.example.com:8443/mlflow"
+    assert redact_uri("http://u:p@[::1]:5000/x") == "http://[::1]:5000/x"
+    assert experiment_url(base, "7") == f"{base}/#/experiments/7"
+    assert run_url(base, "7", "abc") == f"{base}/#/experiments/7/runs/abc"
+    assert registered_model_url(base, "churn model") == f"{base}/#/models/churn%20model"
+    assert model_version_url(base, "churn", "3") == f"{base}/#/models/churn/versions/3"
+    assert logged_model_url(base, "7", "m-1") == f"{base}/#/experiments/7/models/m-1"
+    assert logged_model_url(base, "7", "runs:/abc/model", "abc") == run_url(base, "7", "abc")
+
+
+# --------------------------------------------------------------------------- mlflow server
+
+
+@pytest.fixture(scope="module")
+def server(reader_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("server")
+    backend = new_sqlite_store(reader_template_db, root)
+    port = free_port()
+    log = (root / "server.log").open("wb")
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", backend,
+        "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"mlflow server exited:\n{(root / 'server.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server not up:\n{(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=15)
+        log.close()
+
+
+@pytest.mark.server
+def test_reads_a_remote_server(server: str, tmp_path: Path) -> None:
+    probe(server)
+    with tracking(server) as client:
+        exp = client.create_experiment("team/remote")
+        train, sig_model, nosig_model = log_training_run(exp, tmp_path)
+        version = mlflow.register_model(f"models:/{sig_model}", "remote_model").version
+        client.set_registered_model_alias("remote_model", "champion", version)
+    with bounded_http(max_retries=1, timeout_s=30):
+        records = read_all(server, Scope(experiments=("team/*",)))
+    run = runs_of(records)[train]
+    assert run.has_requirements is True
+    assert run.params == {"C": "1.0", "max_iter": "100"}
+    models = {m.model_id: m for m in run.logged_models}
+    assert models[sig_model].has_signature is True
+    assert models[sig_model].has_input_example is True
+    assert models[nosig_model].has_signature is False
+    assert models[f"runs:/{train}/legacy"].has_signature is True
+    (mv,) = models_of(records)["remote_model"].versions
+    assert mv.has_signature is True
+    assert mv.aliases == ("champion",)
+    assert mv.source_run is not None and mv.source_run.has_requirements is True
+    assert ui_url_for(server, None) == server

@@ -297,3 +297,32 @@ class ThresholdModel:
 
     def predict(self, X: Any) -> Any:
         return (np.asarray(X)[:, 0] > self.threshold).astype(np.int64)
+
+
+def test_tracker_and_gate_read_the_same_pyproject(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "team"
+    (project / "sub").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[tool.mlflow-guard]\nexperiment-name-pattern = "^vision/[a-z_]+$"\n'
+        'allowed-values = { "run.mode" = ["training", "backfill"] }\n'
+    )
+    monkeypatch.chdir(project / "sub")  # found by walking up from the working directory
+    with pytest.raises(ConventionError, match=r"MLG101.*\^vision/"):
+        ExperimentTracker("mushroom/demo")
+    tracker = ExperimentTracker("vision/offline", run_mode="backfill")
+    with pytest.raises(ConventionError, match="MLG202"):
+        ExperimentTracker("vision/offline", run_mode="validation")
+    with tracker.start_run(run_name="r1"):
+        pass
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=store).create_experiment("mushroom/demo")  # made behind its back
+    from pytest_mlflow_guard.cli import main
+
+    main(["check", "--format", "json", "--select", "MLG101,MLG202"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    flagged = {(f["rule"], f["object_type"]) for f in findings}
+    assert ("MLG101", "experiment") in flagged  # mushroom/demo breaks this team's pattern
+    assert not any(f["rule"] == "MLG202" for f in findings)  # backfill is allowed here

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # tests never phone home
 
 
 @pytest.fixture

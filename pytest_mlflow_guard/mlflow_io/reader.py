@@ -3,33 +3,30 @@
 ``StoreReader.iter_records()`` streams, in this order: each in-scope experiment followed by its
 runs, then every registered model with all its versions. Listing is paged (``page_size``), so
 memory is bounded by a page, never by the store. What a listing does not carry (does
-``environment/requirements.txt`` exist, what does a model's small ``MLmodel`` file say, what is
-a version's source run) is read concurrently on a bounded thread pool, output order preserved.
-Model weights are never downloaded: only a model's ``MLmodel`` YAML file is read.
+``environment/requirements.txt`` exist, what does a model's small ``MLmodel`` file say) is read
+concurrently on a bounded thread pool, output order preserved. Model weights are never
+downloaded: only a model's ``MLmodel`` YAML file is read.
+
+Requests stay few: one logged-model scan per experiment (not one query per run), and the source
+runs of model versions are remembered from the runs pass instead of fetched again.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import mlflow
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
-from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from ..config import Scope
 from ..errors import GuardError
@@ -41,6 +38,7 @@ from ..records import (
     RegisteredModelRecord,
     RunRecord,
 )
+from .artifacts import has_requirements, local_path, model_facts, read_mlmodel
 from .connect import bounded_http, probe
 from .links import (
     experiment_url,
@@ -73,8 +71,11 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
+DEFAULT_EXPERIMENT_ID = "0"  # the "Default" experiment every MLflow store starts with
 _LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"  # MLflow 2 style models logged by the run
-_IN_CHUNK = 200  # run ids per ``source_run_id IN (...)`` logged-model query
+# A LoggedModel is created after its run starts; allow this much clock skew between the client
+# that set the run's start time and the store that stamped the model's creation.
+_CLOCK_SKEW_MS = 24 * 3600 * 1000
 _REGISTRY_PAGE = 100  # registered models per page (each carries all its versions)
 
 
@@ -96,31 +97,40 @@ def _pages(fetch: Callable[[str | None], Any]) -> Iterator[list[Any]]:
             return
 
 
-def _local_path(uri: str) -> str | None:
-    """The filesystem path of a local artifact location, or None for a remote one."""
-    parsed = urllib.parse.urlsplit(uri)
-    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
-        return urllib.request.url2pathname(parsed.path)
-    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
-        return uri
-    return None
+class _ModelsByRun:
+    """Hands each page of runs (newest first) its MLflow 3 LoggedModels, taken from one paged,
+    newest-first scan of the experiment's models rather than a query per run.
 
+    A model is created after its run starts, so once a page's oldest run is reached every model
+    of the page's runs has been seen; models of runs still to come wait in ``pending``, and those
+    of runs never listed (out of scope) are dropped with the experiment.
+    """
 
-def _yaml_load(text: str) -> Any:
-    yaml = importlib.import_module("yaml")  # PyYAML ships no type stubs
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    def __init__(self, pages: Iterator[list[Any]]) -> None:
+        self._pages = pages
+        self._head: list[Any] = []  # the current page reversed: its newest model last
+        self._pending: dict[str, list[Any]] = {}
 
-
-def _model_facts(doc: dict[str, Any] | None) -> tuple[bool | None, bool | None, tuple[str, ...]]:
-    """(has_signature, has_input_example, flavors) from a parsed ``MLmodel`` file."""
-    if doc is None:
-        return None, None, ()
-    flavors = doc.get("flavors")
-    return (
-        bool(doc.get("signature")),
-        "saved_input_example_info" in doc,
-        tuple(sorted(flavors)) if isinstance(flavors, dict) else (),
-    )
+    def take(self, runs: Sequence[Any]) -> dict[str, list[Any]]:
+        if not runs:
+            return {}
+        starts = [r.info.start_time for r in runs]
+        floor = None if None in starts else min(starts) - _CLOCK_SKEW_MS
+        while True:
+            if not self._head:
+                page = next(self._pages, None)
+                if page is None:
+                    break
+                self._head = page[::-1]
+                continue
+            model = self._head[-1]
+            if floor is not None and (model.creation_timestamp or 0) < floor:
+                break
+            self._head.pop()
+            if model.source_run_id:
+                self._pending.setdefault(model.source_run_id, []).append(model)
+        ids = [r.info.run_id for r in runs]
+        return {i: self._pending.pop(i) for i in ids if i in self._pending}
 
 
 # --------------------------------------------------------------------------- the reader
@@ -152,6 +162,13 @@ class StoreReader:
         self._pool: ThreadPoolExecutor | None = None
         self._experiment_names: dict[str, str] = {}
         self._names_lock = threading.Lock()
+        # Source runs of model versions, kept from the runs pass so that the registry pass needs
+        # no request per version: bounded by the number of versions, not of runs.
+        self._wanted_runs: set[str] = set()
+        self._run_cache: dict[str, RunRecord] = {}
+        # a server or a networked database: requests wait on I/O, so concurrency pays off
+        scheme = urllib.parse.urlsplit(tracking_uri).scheme.lower()
+        self._remote_store = scheme not in ("", "file", "sqlite")
 
     # ----------------------------------------------------------------- public API
 
@@ -164,6 +181,8 @@ class StoreReader:
             with ThreadPoolExecutor(self.max_workers, thread_name_prefix="mlflow-guard") as pool:
                 self._pool = pool
                 try:
+                    if self.include_registry:
+                        self._wanted_runs = self._version_run_ids()
                     for experiment in list(self.iter_experiments()):
                         yield experiment
                         yield from self.iter_runs(experiment)
@@ -171,6 +190,7 @@ class StoreReader:
                         yield from self.iter_registered_models()
                 finally:
                     self._pool = None
+                    self._wanted_runs, self._run_cache = set(), {}
         except MlflowException as exc:
             where = redact_uri(self.tracking_uri)
             raise GuardError(f"reading {where} failed: {exc.message}") from exc
@@ -188,6 +208,10 @@ class StoreReader:
                     self._experiment_names[exp.experiment_id] = exp.name
                 if globs and not any(fnmatchcase(exp.name, g) for g in globs):
                     continue
+                if exp.experiment_id == DEFAULT_EXPERIMENT_ID and not self._has_runs(exp):
+                    # MLflow creates "Default" in every store; it only breaks the naming
+                    # convention once someone logs into it.
+                    continue
                 yield ExperimentRecord(
                     experiment_id=exp.experiment_id,
                     name=exp.name,
@@ -196,9 +220,19 @@ class StoreReader:
                     creation_time=_ts(exp.creation_time),
                 )
 
+    def _has_runs(self, exp: Any) -> bool:
+        found = self.client.search_runs(
+            [exp.experiment_id],
+            filter_string=self._filter,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=1,
+        )
+        return bool(list(found))
+
     def iter_runs(self, experiment: ExperimentRecord) -> Iterator[RunRecord]:
-        """The experiment's active runs in scope, a page at a time; the next page is fetched
-        while the current one's artifacts are read."""
+        """The experiment's active runs in scope, newest first, a page at a time. Against a server
+        (or networked database) the next page is fetched while this one's artifacts are read on
+        the pool; against sqlite and local artifacts, threads would only contend for the GIL."""
 
         def fetch(token: str | None) -> Any:
             return self.client.search_runs(
@@ -206,19 +240,26 @@ class StoreReader:
                 filter_string=self._filter,
                 run_view_type=ViewType.ACTIVE_ONLY,
                 max_results=self.page_size,
+                order_by=["attributes.start_time DESC"],  # what _ModelsByRun relies on
                 page_token=token,
             )
 
+        models_by_run = _ModelsByRun(self._model_stream(experiment.experiment_id))
         page = fetch(None)
         while True:
             runs = list(page)
             upcoming: Future[Any] | None = None
-            if page.token and self._pool is not None:
+            if page.token and self._pool is not None and self._remote_store:
                 upcoming = self._pool.submit(fetch, page.token)
-            models = self._logged_models_by_run(
-                experiment.experiment_id, [r.info.run_id for r in runs]
+            models = models_by_run.take(runs)
+            io_bound = self._remote_store or any(
+                local_path(r.info.artifact_uri) is None for r in runs
             )
-            yield from self._map(partial(self._run_record_in, experiment.name, models), runs)
+            build = partial(self._run_record_in, experiment.name, models)
+            for record in self._map(build, runs) if io_bound else map(build, runs):
+                if record.run_id in self._wanted_runs:
+                    self._run_cache[record.run_id] = record
+                yield record
             if not page.token:
                 return
             page = upcoming.result() if upcoming is not None else fetch(page.token)
@@ -278,43 +319,34 @@ class StoreReader:
             tags=tags,
             params=dict(data.params or {}),
             metric_keys=frozenset(data.metrics or {}),
-            has_requirements=self._has_requirements(info.artifact_uri),
+            has_requirements=has_requirements(info.artifact_uri, self.tracking_uri),
             logged_models=tuple(logged),
         )
 
-    def _has_requirements(self, artifact_uri: str) -> bool | None:
+    def _model_stream(self, experiment_id: str) -> Iterator[list[Any]]:
+        """Pages of the experiment's LoggedModels, newest first; none if the store has no such
+        search (an MLflow 2 server)."""
         try:
-            local = _local_path(artifact_uri)
-            if local is not None:
-                return os.path.isfile(os.path.join(local, "environment", "requirements.txt"))
-            repo: Any = get_artifact_repository(artifact_uri, tracking_uri=self.tracking_uri)
-            files = repo.list_artifacts("environment")
-        except Exception as exc:  # unreadable artifact store: unknown, not a violation
-            _log.debug("cannot list %s/environment: %s", artifact_uri, exc)
-            return None
-        return any(f.path.rsplit("/", 1)[-1] == "requirements.txt" and not f.is_dir for f in files)
+            yield from _pages(
+                lambda token: self.client.search_logged_models(
+                    experiment_ids=[experiment_id],
+                    max_results=self.page_size,
+                    order_by=[{"field_name": "creation_timestamp", "ascending": False}],
+                    page_token=token,
+                )
+            )
+        except MlflowException as exc:
+            _log.debug("no logged-model search on this store: %s", exc)
 
-    def _logged_models_by_run(self, experiment_id: str, run_ids: list[str]) -> dict[str, list[Any]]:
-        """MLflow 3 LoggedModels of these runs: one query per ``_IN_CHUNK`` runs, not per run."""
-        chunks = [run_ids[i : i + _IN_CHUNK] for i in range(0, len(run_ids), _IN_CHUNK)]
-        found: dict[str, list[Any]] = {}
-        for models in self._map(lambda c: self._search_logged_models(experiment_id, c), chunks):
-            for model in models:
-                found.setdefault(model.source_run_id, []).append(model)
-        return found
-
-    def _search_logged_models(self, experiment_id: str, run_ids: list[str]) -> list[Any]:
-        if len(run_ids) == 1:
-            flt = f"source_run_id = {_quote(run_ids[0])}"
-        else:
-            flt = f"source_run_id IN ({', '.join(_quote(r) for r in run_ids)})"
+    def _search_logged_models(self, experiment_id: str, run_id: str) -> list[Any]:
+        """The LoggedModels of one run (for a version's source run outside the runs pass)."""
         try:
             return [
                 model
                 for page in _pages(
                     lambda token: self.client.search_logged_models(
                         experiment_ids=[experiment_id],
-                        filter_string=flt,
+                        filter_string=f"source_run_id = {_quote(run_id)}",
                         max_results=self.page_size,
                         page_token=token,
                     )
@@ -322,13 +354,13 @@ class StoreReader:
                 for model in page
             ]
         except MlflowException as exc:
-            if len(run_ids) > 1:  # a store without ``IN`` for this attribute: one run at a time
-                return [m for r in run_ids for m in self._search_logged_models(experiment_id, [r])]
-            _log.debug("no logged-model search on this store: %s", exc)  # e.g. an MLflow 2 server
+            _log.debug("no logged-model search on this store: %s", exc)
             return []
 
     def _logged_model_record(self, model: Any) -> LoggedModelRecord:
-        signature, example, flavors = _model_facts(self._read_mlmodel(model.artifact_location))
+        signature, example, flavors = model_facts(
+            read_mlmodel(model.artifact_location, self.tracking_uri)
+        )
         return LoggedModelRecord(
             model_id=model.model_id,
             experiment_id=model.experiment_id,
@@ -352,8 +384,10 @@ class StoreReader:
             path = entry.get("artifact_path") if isinstance(entry, dict) else None
             if not isinstance(path, str) or not path:
                 continue
-            doc = self._read_mlmodel(f"{info.artifact_uri.rstrip('/')}/{path.strip('/')}")
-            signature, example, flavors = _model_facts(doc)
+            doc = read_mlmodel(
+                f"{info.artifact_uri.rstrip('/')}/{path.strip('/')}", self.tracking_uri
+            )
+            signature, example, flavors = model_facts(doc)
             if not flavors and isinstance(entry.get("flavors"), dict):
                 flavors = tuple(sorted(entry["flavors"]))
             records.append(
@@ -369,28 +403,24 @@ class StoreReader:
             )
         return records
 
-    def _read_mlmodel(self, model_root_uri: str) -> dict[str, Any] | None:
-        """The parsed ``MLmodel`` file at ``<model_root_uri>/MLmodel`` (only that file), or None."""
-        try:
-            local = _local_path(model_root_uri)
-            if local is not None:
-                text = Path(local, "MLmodel").read_text(encoding="utf-8")
-            else:
-                repo: Any = get_artifact_repository(model_root_uri, tracking_uri=self.tracking_uri)
-                with tempfile.TemporaryDirectory(prefix="mlflow-guard-") as tmp:
-                    target = os.path.join(tmp, "MLmodel")
-                    try:  # one request for one file (download_artifacts lists first)
-                        repo._download_file("MLmodel", target)
-                    except (AttributeError, NotImplementedError):
-                        target = repo.download_artifacts("MLmodel", dst_path=tmp)
-                    text = Path(target).read_text(encoding="utf-8")
-            doc = _yaml_load(text)
-        except Exception as exc:  # missing or unreadable: unknown, not a violation
-            _log.debug("cannot read %s/MLmodel: %s", model_root_uri, exc)
-            return None
-        return doc if isinstance(doc, dict) else None
-
     # ----------------------------------------------------------------- registry
+
+    def _version_run_ids(self) -> set[str]:
+        """Run ids that model versions name: one paged listing of every version, ids kept only."""
+        try:
+            return {
+                mv.run_id
+                for page in _pages(
+                    lambda token: self.client.search_model_versions(
+                        max_results=self.page_size, page_token=token
+                    )
+                )
+                for mv in page
+                if mv.run_id
+            }
+        except MlflowException as exc:  # e.g. a registry that wants a filter: fetch per version
+            _log.debug("cannot list model versions up front: %s", exc)
+            return set()
 
     def _model_versions(self, name: str) -> list[Any]:
         return [
@@ -405,13 +435,20 @@ class StoreReader:
 
     def _version_record(self, item: tuple[Any, tuple[str, ...]]) -> ModelVersionRecord:
         mv, aliases = item
-        has_signature: bool | None = None
-        try:
-            uri = self.client.get_model_version_download_uri(mv.name, mv.version)
-            has_signature = _model_facts(self._read_mlmodel(uri))[0]
-        except MlflowException as exc:
-            _log.debug("no download uri for %s/%s: %s", mv.name, mv.version, exc)
         source_run, missing = self._source_run(mv.run_id) if mv.run_id else (None, False)
+        model_id = getattr(mv, "model_id", None)
+        known = [
+            m for m in (source_run.logged_models if source_run else ()) if m.model_id == model_id
+        ]
+        if known:  # an MLflow 3 version shares its LoggedModel's files, read with the run
+            has_signature = known[0].has_signature
+        else:
+            has_signature = None
+            try:
+                uri = self.client.get_model_version_download_uri(mv.name, mv.version)
+                has_signature = model_facts(read_mlmodel(uri, self.tracking_uri))[0]
+            except MlflowException as exc:
+                _log.debug("no download uri for %s/%s: %s", mv.name, mv.version, exc)
         return ModelVersionRecord(
             name=mv.name,
             version=str(mv.version),
@@ -429,6 +466,8 @@ class StoreReader:
 
     def _source_run(self, run_id: str) -> tuple[RunRecord | None, bool]:
         """(the run's record, whether it is missing): deleted or absent runs are missing."""
+        if run_id in self._run_cache:
+            return self._run_cache[run_id], False
         try:
             run = self.client.get_run(run_id)
         except MlflowException as exc:
@@ -439,7 +478,7 @@ class StoreReader:
         if run.info.lifecycle_stage == "deleted":
             return None, True
         experiment_id = run.info.experiment_id
-        models = self._search_logged_models(experiment_id, [run_id])
+        models = self._search_logged_models(experiment_id, run_id)
         return self._run_record(run, self._experiment_name(experiment_id), models), False
 
     def _experiment_name(self, experiment_id: str) -> str:

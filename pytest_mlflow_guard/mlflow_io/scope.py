@@ -57,5 +57,11 @@ def run_filter(scope: Scope, now: datetime | None = None) -> str:
                 f"[tool.mlflow-guard.scope] statuses: {bad[0]!r} is not one of "
                 f"{', '.join(RUN_STATUSES)}"
             )
-        clauses.append(f"attributes.status IN ({', '.join(quote(s) for s in statuses)})")
+        # MLflow's run filter has no OR and no IN for status: exclude the other statuses instead
+        if len(set(statuses)) == 1:
+            clauses.append(f"attributes.status = {quote(statuses[0])}")
+        else:
+            clauses.extend(
+                f"attributes.status != {quote(s)}" for s in RUN_STATUSES if s not in statuses
+            )
     return " AND ".join(clauses)
