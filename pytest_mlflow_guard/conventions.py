@@ -19,30 +19,34 @@ MAX_TAG_VALUE_LENGTH = 8000
 MAX_KEY_LENGTH = 250
 
 
+def _check_pattern(
+    value: object, pattern: str, rule: str, name: str, what: str, example: str
+) -> str:
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        raise ConventionError(rule, name, value, f"{what} matching {pattern}", f"e.g. {example!r}")
+    return value
+
+
 def check_experiment_name(name: object, config: GuardConfig) -> str:
-    pattern = config.experiment_name_pattern
-    if not isinstance(name, str) or not re.fullmatch(pattern, name):
-        raise ConventionError(
-            "MLG101",
-            "experiment-name",
-            name,
-            f"'{{project}}/{{module}}' matching {pattern}",
-            "e.g. 'mushroom/vision_offline'",
-        )
-    return name
+    return _check_pattern(
+        name,
+        config.experiment_name_pattern,
+        "MLG101",
+        "experiment-name",
+        "'{project}/{module}'",
+        "mushroom/vision_offline",
+    )
 
 
 def check_registered_model_name(name: object, config: GuardConfig) -> str:
-    pattern = config.registered_model_name_pattern
-    if not isinstance(name, str) or not re.fullmatch(pattern, name):
-        raise ConventionError(
-            "MLG103",
-            "registered-model-name",
-            name,
-            f"lowercase letters, digits and underscores matching {pattern}",
-            "e.g. 'mushroom_growth_classifier'",
-        )
-    return name
+    return _check_pattern(
+        name,
+        config.registered_model_name_pattern,
+        "MLG103",
+        "registered-model-name",
+        "lowercase letters, digits and underscores",
+        "mushroom_growth_classifier",
+    )
 
 
 def check_run_name(name: str, config: GuardConfig) -> str:

@@ -35,20 +35,18 @@ from mlflow import MlflowClient  # noqa: E402
 
 from pytest_mlflow_guard.config import Scope  # noqa: E402
 from pytest_mlflow_guard.errors import ConfigError, GuardError  # noqa: E402
-from pytest_mlflow_guard.mlflow_io.reader import (  # noqa: E402
-    StoreReader,
-    bounded_http,
+from pytest_mlflow_guard.mlflow_io.connect import bounded_http, probe  # noqa: E402
+from pytest_mlflow_guard.mlflow_io.links import (  # noqa: E402
     experiment_url,
     logged_model_url,
     model_version_url,
-    probe,
     redact_uri,
     registered_model_url,
-    run_filter,
     run_url,
-    since_datetime,
     ui_url_for,
 )
+from pytest_mlflow_guard.mlflow_io.reader import StoreReader  # noqa: E402
+from pytest_mlflow_guard.mlflow_io.scope import run_filter, since_datetime  # noqa: E402
 from pytest_mlflow_guard.records import (  # noqa: E402
     ExperimentRecord,
     Record,

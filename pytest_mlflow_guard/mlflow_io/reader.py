@@ -19,7 +19,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from fnmatch import fnmatchcase
 from functools import partial
 from typing import Any, TypeVar
@@ -39,33 +39,12 @@ from ..records import (
     RunRecord,
 )
 from .artifacts import has_requirements, local_path, model_facts, read_mlmodel
-from .connect import bounded_http, probe
-from .links import (
-    experiment_url,
-    logged_model_url,
-    model_version_url,
-    redact_uri,
-    registered_model_url,
-    run_url,
-    ui_url_for,
-)
+from .links import redact_uri
+from .paging import ModelsByRun, pages, to_utc
 from .scope import quote as _quote
-from .scope import run_filter, since_datetime
+from .scope import run_filter
 
-__all__ = [
-    "StoreReader",
-    "bounded_http",
-    "experiment_url",
-    "logged_model_url",
-    "model_version_url",
-    "probe",
-    "redact_uri",
-    "registered_model_url",
-    "run_filter",
-    "run_url",
-    "since_datetime",
-    "ui_url_for",
-]
+__all__ = ["StoreReader"]
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,64 +52,7 @@ R = TypeVar("R")
 
 DEFAULT_EXPERIMENT_ID = "0"  # the "Default" experiment every MLflow store starts with
 _LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"  # MLflow 2 style models logged by the run
-# A LoggedModel is created after its run starts; allow this much clock skew between the client
-# that set the run's start time and the store that stamped the model's creation.
-_CLOCK_SKEW_MS = 24 * 3600 * 1000
 _REGISTRY_PAGE = 100  # registered models per page (each carries all its versions)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _ts(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
-def _pages(fetch: Callable[[str | None], Any]) -> Iterator[list[Any]]:
-    """Each page of a paged MLflow search (``fetch(page_token) -> PagedList``)."""
-    token: str | None = None
-    while True:
-        page = fetch(token)
-        yield list(page)
-        token = page.token
-        if not token:
-            return
-
-
-class _ModelsByRun:
-    """Hands each page of runs (newest first) its MLflow 3 LoggedModels, taken from one paged,
-    newest-first scan of the experiment's models rather than a query per run.
-
-    A model is created after its run starts, so once a page's oldest run is reached every model
-    of the page's runs has been seen; models of runs still to come wait in ``pending``, and those
-    of runs never listed (out of scope) are dropped with the experiment.
-    """
-
-    def __init__(self, pages: Iterator[list[Any]]) -> None:
-        self._pages = pages
-        self._head: list[Any] = []  # the current page reversed: its newest model last
-        self._pending: dict[str, list[Any]] = {}
-
-    def take(self, runs: Sequence[Any]) -> dict[str, list[Any]]:
-        if not runs:
-            return {}
-        starts = [r.info.start_time for r in runs]
-        floor = None if None in starts else min(starts) - _CLOCK_SKEW_MS
-        while True:
-            if not self._head:
-                page = next(self._pages, None)
-                if page is None:
-                    break
-                self._head = page[::-1]
-                continue
-            model = self._head[-1]
-            if floor is not None and (model.creation_timestamp or 0) < floor:
-                break
-            self._head.pop()
-            if model.source_run_id:
-                self._pending.setdefault(model.source_run_id, []).append(model)
-        ids = [r.info.run_id for r in runs]
-        return {i: self._pending.pop(i) for i in ids if i in self._pending}
 
 
 # --------------------------------------------------------------------------- the reader
@@ -198,7 +120,7 @@ class StoreReader:
     def iter_experiments(self) -> Iterator[ExperimentRecord]:
         """Active experiments whose name matches a scope glob (all when there are none)."""
         globs = self.scope.experiments
-        for page in _pages(
+        for page in pages(
             lambda token: self.client.search_experiments(
                 view_type=ViewType.ACTIVE_ONLY, max_results=self.page_size, page_token=token
             )
@@ -217,7 +139,7 @@ class StoreReader:
                     name=exp.name,
                     tags=dict(exp.tags or {}),
                     lifecycle_stage=exp.lifecycle_stage,
-                    creation_time=_ts(exp.creation_time),
+                    creation_time=to_utc(exp.creation_time),
                 )
 
     def _has_runs(self, exp: Any) -> bool:
@@ -240,11 +162,11 @@ class StoreReader:
                 filter_string=self._filter,
                 run_view_type=ViewType.ACTIVE_ONLY,
                 max_results=self.page_size,
-                order_by=["attributes.start_time DESC"],  # what _ModelsByRun relies on
+                order_by=["attributes.start_time DESC"],  # what ModelsByRun relies on
                 page_token=token,
             )
 
-        models_by_run = _ModelsByRun(self._model_stream(experiment.experiment_id))
+        models_by_run = ModelsByRun(self._model_stream(experiment.experiment_id))
         page = fetch(None)
         while True:
             runs = list(page)
@@ -266,7 +188,7 @@ class StoreReader:
 
     def iter_registered_models(self) -> Iterator[RegisteredModelRecord]:
         """Every registered model (prompts excluded) with all its versions and aliases."""
-        for page in _pages(
+        for page in pages(
             lambda token: self.client.search_registered_models(
                 max_results=min(self.page_size, _REGISTRY_PAGE), page_token=token
             )
@@ -314,8 +236,8 @@ class StoreReader:
             experiment_name=experiment_name,
             run_name=info.run_name,
             status=str(info.status),
-            start_time=_ts(info.start_time),
-            end_time=_ts(info.end_time),
+            start_time=to_utc(info.start_time),
+            end_time=to_utc(info.end_time),
             tags=tags,
             params=dict(data.params or {}),
             metric_keys=frozenset(data.metrics or {}),
@@ -327,7 +249,7 @@ class StoreReader:
         """Pages of the experiment's LoggedModels, newest first; none if the store has no such
         search (an MLflow 2 server)."""
         try:
-            yield from _pages(
+            yield from pages(
                 lambda token: self.client.search_logged_models(
                     experiment_ids=[experiment_id],
                     max_results=self.page_size,
@@ -343,7 +265,7 @@ class StoreReader:
         try:
             return [
                 model
-                for page in _pages(
+                for page in pages(
                     lambda token: self.client.search_logged_models(
                         experiment_ids=[experiment_id],
                         filter_string=f"source_run_id = {_quote(run_id)}",
@@ -410,7 +332,7 @@ class StoreReader:
         try:
             return {
                 mv.run_id
-                for page in _pages(
+                for page in pages(
                     lambda token: self.client.search_model_versions(
                         max_results=self.page_size, page_token=token
                     )
@@ -425,7 +347,7 @@ class StoreReader:
     def _model_versions(self, name: str) -> list[Any]:
         return [
             mv
-            for page in _pages(
+            for page in pages(
                 lambda token: self.client.search_model_versions(
                     f"name = {_quote(name)}", max_results=self.page_size, page_token=token
                 )
@@ -458,8 +380,8 @@ class StoreReader:
             source=mv.source or "",
             has_signature=has_signature,
             tags=dict(mv.tags or {}),
-            creation_time=_ts(mv.creation_timestamp),
-            last_updated_time=_ts(mv.last_updated_timestamp),
+            creation_time=to_utc(mv.creation_timestamp),
+            last_updated_time=to_utc(mv.last_updated_timestamp),
             source_run=source_run,
             source_run_missing=missing,
         )
