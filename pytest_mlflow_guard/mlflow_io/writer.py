@@ -9,7 +9,6 @@ from __future__ import annotations
 import inspect
 import shutil
 import tempfile
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -235,15 +234,10 @@ def log_model(
         "registered_model_name": registered_model_name,
         **extra,
     }
-    with warnings.catch_warnings():
-        # The pickle-safety note is about *other* formats; skops is what we use by default.
-        warnings.filterwarnings(
-            "ignore", message=".*artifact_path.*deprecated", category=FutureWarning
-        )
-        if is_sklearn(model):
-            fn = mlflow.sklearn.log_model
-            if extra.get("serialization_format", "skops") == "skops":
-                common.setdefault("skops_trusted_types", _skops_trusted_types(model) or None)
-            return fn(model, **_name_kwarg(fn, name), **common)
-        fn = mlflow.pyfunc.log_model
-        return fn(**_name_kwarg(fn, name), python_model=_predict_wrapper(model), **common)
+    if is_sklearn(model):
+        fn = mlflow.sklearn.log_model
+        if extra.get("serialization_format", "skops") == "skops":
+            common.setdefault("skops_trusted_types", _skops_trusted_types(model) or None)
+        return fn(model, **_name_kwarg(fn, name), **common)
+    fn = mlflow.pyfunc.log_model
+    return fn(**_name_kwarg(fn, name), python_model=_predict_wrapper(model), **common)
