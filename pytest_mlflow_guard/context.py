@@ -42,7 +42,10 @@ MLFLOW_GIT_REPO_URL = "mlflow.source.git.repoURL"
 MLFLOW_SOURCE_NAME = "mlflow.source.name"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_SECRET_FLAG = re.compile(r"(?i)(token|passw(or)?d|passwd|secret|api[-_]?key|credential|auth)")
+# Option names whose value is a secret; over-masking (say --keyword) is the safe mistake.
+_SECRET_FLAG = re.compile(r"(?i)(token|passw|pwd|secret|key|credential|auth|cookie|session)")
+# MLflow's tag limit is 8000 characters; an automatic tag must never be what refuses a run.
+MAX_COMMAND_LENGTH = 4000
 
 # Set by the pytest plugin for the duration of a session: the rootpath is the fallback repository
 # when no caller frame lives in one (e.g. code executed from a site-packages install).
@@ -151,16 +154,22 @@ def _redact_args(args: list[str]) -> list[str]:
         if hide_next:
             out.append("***")
             hide_next = False
-            continue
-        if arg.startswith("-") and _SECRET_FLAG.search(arg.split("=", 1)[0]):
+        elif arg.startswith("-") and _SECRET_FLAG.search(arg.split("=", 1)[0]):
             if "=" in arg:
                 out.append(arg.split("=", 1)[0] + "=***")
             else:
                 out.append(arg)
                 hide_next = True
-            continue
-        out.append(strip_credentials(arg) if "://" in arg else arg)
+        else:
+            out.append(strip_credentials(arg))
     return out
+
+
+def _cap(command: str) -> str:
+    if len(command) <= MAX_COMMAND_LENGTH:
+        return command
+    cut = len(command) - MAX_COMMAND_LENGTH
+    return command[:MAX_COMMAND_LENGTH] + f" ...[{cut} more characters not recorded]"
 
 
 def source_command() -> str | None:
@@ -169,13 +178,13 @@ def source_command() -> str | None:
         node = os.environ.get("PYTEST_CURRENT_TEST", "")
         if node:
             # "tests/test_x.py::test_y (call)" -> replay exactly that test
-            return shlex.join(["pytest", node.rsplit(" (", 1)[0]])
-        return shlex.join(["pytest", *_redact_args(sys.argv[1:])])
+            return _cap(shlex.join(["pytest", node.rsplit(" (", 1)[0]]))
+        return _cap(shlex.join(["pytest", *_redact_args(sys.argv[1:])]))
     if in_notebook():
         return None  # a notebook has no command line to replay
     argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
     argv[0] = "python"  # the interpreter path is machine specific; the environment is logged apart
-    return shlex.join(_redact_args(argv))
+    return _cap(shlex.join(_redact_args(argv)))
 
 
 def automatic_tags(code_path: Path | None = None) -> dict[str, str]:
@@ -194,14 +203,22 @@ def automatic_tags(code_path: Path | None = None) -> dict[str, str]:
                 MLFLOW_GIT_COMMIT: info.commit,
             }
         )
+        # MLflow's git provider may have filled these from another repository (the one holding
+        # sys.argv[0]); all three are overwritten, with "" where this repository has no value
+        # (detached HEAD, no remote), so no tag is left describing the wrong repository.
+        tags[MLFLOW_GIT_BRANCH] = info.branch or ""
+        tags[MLFLOW_GIT_REPO_URL] = info.remote or ""
         if info.branch:
-            tags[TAG_GIT_BRANCH] = tags[MLFLOW_GIT_BRANCH] = info.branch
+            tags[TAG_GIT_BRANCH] = info.branch
         if info.remote:
-            tags[TAG_GIT_REMOTE] = tags[MLFLOW_GIT_REPO_URL] = info.remote
+            tags[TAG_GIT_REMOTE] = info.remote
         # Paths inside the repository are recorded relative to its root, so they replay on
         # another machine; paths outside it (ran from elsewhere) are not recorded at all.
         root = info.root.resolve()
-        workdir = _relative(Path.cwd().resolve(), root)
+        # Under pytest a test may chdir anywhere, but node ids are relative to the rootdir:
+        # that is where the replayed `pytest <node id>` must run.
+        here = _pytest_rootpath if under_pytest() and _pytest_rootpath else Path.cwd()
+        workdir = _relative(here.resolve(), root)
         if workdir is not None:
             tags[TAG_SOURCE_WORKDIR] = workdir
         if under_pytest() and caller is not None:

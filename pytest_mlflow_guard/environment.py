@@ -10,6 +10,9 @@ import json
 import platform
 import sys
 from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from .gitinfo import strip_credentials
 
@@ -32,7 +35,12 @@ def _direct_url(dist: metadata.Distribution) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def requirement_line(dist: metadata.Distribution) -> str:
+def _local_path(url: str) -> Path | None:
+    parsed = urlparse(url)
+    return Path(url2pathname(parsed.path)) if parsed.scheme == "file" else None
+
+
+def requirement_line(dist: metadata.Distribution, repo_root: Path | None = None) -> str:
     name = dist.metadata["Name"]
     version = dist.version
     direct = _direct_url(dist)
@@ -41,24 +49,41 @@ def requirement_line(dist: metadata.Distribution) -> str:
         vcs = direct.get("vcs_info")
         if isinstance(vcs, dict) and vcs.get("commit_id"):
             return f"{name} @ {vcs['vcs']}+{url}@{vcs['commit_id']}"
-        if url.startswith("file:"):
-            # A local checkout or editable install: no index has it, so a bare pin would make
-            # `pip install -r` fail. Reinstall it from its repository at the run's git.commit.
-            return f"# {name}=={version} (installed from a local path; install it from its repo)"
-        return f"{name} @ {url}"
+        path = _local_path(url)
+        if path is None:
+            return f"{name} @ {url}"
+        if repo_root is not None and path.resolve().is_relative_to(repo_root.resolve()):
+            # Part of the run's own repository (the example project, the team's package): the
+            # checkout at git.commit has it, so install it from there, as it was installed.
+            relative = path.resolve().relative_to(repo_root.resolve()).as_posix()
+            target = "." if relative == "." else f"./{relative}"
+            dir_info = direct.get("dir_info")
+            editable = isinstance(dir_info, dict) and dir_info.get("editable")
+            return f"-e {target}" if editable else target
+        # Elsewhere on that machine: no index has it, so a bare pin would make `pip install -r`
+        # fail. Leave a note for whoever replays the run.
+        return f"# {name}=={version} (installed from a local path outside the repository)"
     return f"{name}=={version}"
 
 
-def requirements_txt() -> str:
-    seen: dict[str, str] = {}
+def requirements_txt(repo_root: Path | None = None) -> str:
+    """Pinned requirements of the running environment; local paths relative to ``repo_root``."""
+    chosen: dict[str, metadata.Distribution] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
-        if not name or _canonical(name) in _SKIP or _canonical(name) in seen:
-            continue  # a distribution found twice on sys.path: the first one is what imports
-        seen[_canonical(name)] = requirement_line(dist)
+        key = _canonical(name) if name else ""
+        if not key or key in _SKIP:
+            continue
+        # A distribution can be found twice on sys.path: an editable install plus the
+        # `*.egg-info` its build left in the source tree (on sys.path under pytest). The
+        # installer's record (direct_url.json) says how it was really installed.
+        if key not in chosen or (_direct_url(chosen[key]) is None and _direct_url(dist)):
+            chosen[key] = dist
+    seen = {key: requirement_line(dist, repo_root) for key, dist in chosen.items()}
     header = (
         f"# Environment of the run: Python {platform.python_version()} on {platform.platform()}\n"
-        "# Recreate with: pip install -r requirements.txt\n"
+        "# Recreate it from the repository root at the run's git.commit:\n"
+        "#   pip install -r requirements.txt\n"
     )
     return header + "".join(line + "\n" for _, line in sorted(seen.items()))
 

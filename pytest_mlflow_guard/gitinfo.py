@@ -6,10 +6,10 @@ must never become a run tag.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 _GIT_TIMEOUT_S = 10
 
@@ -23,13 +23,22 @@ class GitInfo:
     remote: str | None  # credential-free
 
 
-def strip_credentials(url: str) -> str:
-    """Drop ``user:password@`` from a URL; scp-like ``git@host:org/repo`` carries no secret."""
-    parts = urlsplit(url)
-    if not parts.scheme or "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+_SECRET_QUERY = re.compile(
+    r"(?i)(?P<key>[?&][^=&#\s]*(?:token|key|secret|passw|pwd|auth|sig|credential)[^=&#\s]*=)"
+    r"[^&#\s]*"
+)
+
+
+def strip_credentials(text: str) -> str:
+    """Drop ``user:password@`` from every URL in ``text`` and mask secret-looking query values.
+
+    Works on any string (a bare URL, ``--uri=https://u:p@host``, a malformed ``http://[::1``)
+    without parsing it, so it cannot raise; scp-like ``git@host:org/repo`` carries no secret
+    and is left alone.
+    """
+    text = _USERINFO.sub(r"\g<scheme>", text)
+    return _SECRET_QUERY.sub(r"\g<key>***", text) if "?" in text else text
 
 
 def _git(cwd: Path, *args: str) -> str | None:

@@ -53,8 +53,10 @@ class ExperimentTracker:
         config: GuardConfig | None = None,
         code_path: str | Path | None = None,
     ) -> None:
-        self.config = config if config is not None else load_config()
-        self.experiment_name = conventions.check_experiment_name(experiment_name, self.config)
+        base = config if config is not None else load_config()
+        self.experiment_name = conventions.check_experiment_name(experiment_name, base)
+        # what the gate applies to this experiment's runs: overrides matching its name included
+        self.config = base.for_experiment(self.experiment_name)
         self.run_mode = self._check_run_mode(run_mode)
         self._tracking_uri = tracking_uri
         self._registry_uri = registry_uri
@@ -63,6 +65,9 @@ class ExperimentTracker:
         self.code_path = Path(code_path) if code_path is not None else None
         self._client: Any = None
         self._run_id: str | None = None
+        # (model name, version, model created by this run) registered by the open run, so a
+        # refused run can roll back what it registered
+        self._versions: list[tuple[str, str, bool]] = []
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -90,6 +95,10 @@ class ExperimentTracker:
         if mode not in allowed:
             raise ConventionError("MLG202", "tag-value", mode, f"run.mode in {', '.join(allowed)}")
         return mode
+
+    def _repo_root(self) -> Path | None:
+        info = context.find_git(self.code_path)
+        return info.root if info is not None else None
 
     def _require_run(self, what: str) -> str:
         if self._run_id is None:
@@ -146,12 +155,15 @@ class ExperimentTracker:
             if created:  # e.g. another run is active and nested=False: leave no empty experiment
                 writer.discard_experiment_if_empty(self.client, experiment_id)
             raise
-        outer_run_id, self._run_id = self._run_id, run.info.run_id
+        outer = self._run_id, self._versions
+        self._run_id, self._versions = run.info.run_id, []
         try:
             yield run
         except ConventionError:
             writer.end_run("FAILED")
-            writer.discard_run(self.client, run.info.run_id, experiment_id if created else None)
+            writer.discard_run(
+                self.client, run.info.run_id, experiment_id if created else None, self._versions
+            )
             raise
         except (KeyboardInterrupt, SystemExit):
             writer.end_run("KILLED")
@@ -162,7 +174,7 @@ class ExperimentTracker:
         else:
             writer.end_run("FINISHED")
         finally:
-            self._run_id = outer_run_id
+            self._run_id, self._versions = outer
 
     # -- logging ----------------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -210,7 +222,7 @@ class ExperimentTracker:
         run_id = self._require_run("log_environment")
         info = environment.python_info()
         files = {
-            "requirements.txt": environment.requirements_txt(),
+            "requirements.txt": environment.requirements_txt(self._repo_root()),
             "python.json": json.dumps(info, indent=2, sort_keys=True) + "\n",
         }
         writer.log_text_files(self.client, run_id, files, "environment")
@@ -253,6 +265,9 @@ class ExperimentTracker:
         run_id = self._require_run("log_model")
         if signature is None and input_example is not None:
             signature = writer.infer_signature(model, input_example)
+        model_is_new = registered_model_name is not None and not writer.registered_model_exists(
+            self.client, registered_model_name
+        )
         info = writer.log_model(
             model,
             name or artifact_path or "model",
@@ -265,6 +280,8 @@ class ExperimentTracker:
         if not run_tags.get(context.TAG_MODEL_TYPE):
             writer.set_tags(self.client, run_id, {context.TAG_MODEL_TYPE: type(model).__name__})
         version = getattr(info, "registered_model_version", None)
+        if registered_model_name and version is not None:
+            self._versions.append((registered_model_name, str(version), model_is_new))
         if registered_model_name and version is not None and target_stage not in (None, "None"):
             registry.transition(self.client, registered_model_name, version, target_stage)
         return info

@@ -39,13 +39,16 @@ import mlflow
 from mlflow import MlflowClient
 from pytest_mlflow_guard import ExperimentTracker
 
-def test_tracker_tags(tmp_path):
+def test_tracker_tags(tmp_path, monkeypatch):
     {fake_argv}
+    monkeypatch.chdir(tmp_path)  # tests often chdir; the replay still runs from the rootdir
     tracker = ExperimentTracker("mushroom/demo", tracking_uri="sqlite:///" + str(tmp_path / "t.db"))
     with tracker.start_run() as run:
         pass
     tags = MlflowClient(tracking_uri=tracker.tracking_uri).get_run(run.info.run_id).data.tags
     print("TAGS", tags["git.commit"], tags["mlflow.source.git.commit"], tags["source.type"])
+    print("OTHER", repr(tags["mlflow.source.git.branch"]), repr(tags["mlflow.source.git.repoURL"]),
+          tags.get("source.workdir"))
 
 def test_plain_mlflow_tags(tmp_path):
     {fake_argv}
@@ -62,17 +65,25 @@ def test_git_commit_under_pytest_is_the_test_repository(
     pytester: pytest.Pytester, tmp_path: Path, argv_in_other_repo: bool
 ) -> None:
     """Under pytest sys.argv[0] is the pytest executable; MLflow's own detection follows it."""
-    other = make_repo(tmp_path / "elsewhere" / "venv-repo")
+    other = make_repo(
+        tmp_path / "elsewhere" / "venv-repo", remote="https://git.example.com/o/t.git"
+    )
+    subprocess.run(["git", "checkout", "-q", "-b", "dev"], cwd=other, check=True)
     (other / "bin").mkdir()
     (other / "bin" / "pytest").write_text("# stands in for a virtualenv kept in another repo\n")
     fake = f"sys.argv[0] = {str(other / 'bin' / 'pytest')!r}" if argv_in_other_repo else "pass"
     pytester.makepyfile(test_in_repo=TEST_IN_REPO.format(fake_argv=fake))
     repo = make_repo(pytester.path)
     assert head(repo) != head(other)
+    # the test repository sits on a detached HEAD and has no remote: MLflow's branch and repo
+    # URL tags must not be left describing the repository that holds sys.argv[0]
+    subprocess.run(["git", "checkout", "-q", "--detach"], cwd=repo, check=True)
     result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     expected = f"{head(repo)} {head(repo)} pytest"
-    result.stdout.fnmatch_lines([f"*TAGS {expected}*", f"*PLAIN {expected}*"])
+    result.stdout.fnmatch_lines(
+        [f"*TAGS {expected}*", "*OTHER '' '' .", f"*PLAIN {expected}*"], consecutive=False
+    )
 
 
 def test_plain_start_run_in_a_script_gets_convention_tags(tmp_path: Path) -> None:
@@ -179,3 +190,37 @@ def test_redact_args() -> None:
         "--uri",
         "https://h/x",
     ]
+
+
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        (
+            "--tracking-uri=http://alice:s3cr3t@127.0.0.1:5055",
+            "--tracking-uri=http://127.0.0.1:5055",
+        ),
+        ("--key=abc", "--key=***"),
+        ("--private-key=abc", "--private-key=***"),
+        ("https://h/data?token=abc&page=2", "https://h/data?token=***&page=2"),
+        ("http://[::1", "http://[::1"),  # malformed: left alone, and never an exception
+        ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+    ],
+)
+def test_redact_single_args(arg: str, expected: str) -> None:
+    assert _redact_args([arg]) == [expected]
+    assert _redact_args(["--access-key", "AKIA123"]) == ["--access-key", "***"]
+
+
+def test_a_huge_command_line_never_blocks_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlflow_guard.context import MAX_COMMAND_LENGTH, source_command
+
+    monkeypatch.setattr(sys, "orig_argv", ["python", "train.py", *(["--file", "x" * 100] * 120)])
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    monkeypatch.setattr("pytest_mlflow_guard.context._pytest_rootpath", None)
+    command = source_command()
+    assert command is not None
+    assert command.startswith("python train.py --file")
+    assert MAX_COMMAND_LENGTH < len(command) < MAX_COMMAND_LENGTH + 60
+    assert command.endswith("more characters not recorded]")

@@ -220,7 +220,26 @@ def test_environment_is_installable_and_has_no_secrets(
     tags = client(store).get_run(run.info.run_id).data.tags
     assert tags["python.version"] == python["python_version"]
     assert "tok_do_not_log_42" not in json.dumps(tags)
-    # Every line either pins an installed distribution or is a comment: pip accepts the file.
+    # Installs from this repository are local paths relative to its root (the checkout at
+    # git.commit has them); everything else pins an installed distribution.
+    repo_root = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    local = [line for line in requirements.splitlines() if line.startswith(("-e ", "./", "."))]
+    for line in local:
+        target = repo_root / line.removeprefix("-e ").strip()
+        assert (target / "pyproject.toml").is_file(), line
+    if version("pytest-mlflow-guard") and (repo_root / "pytest_mlflow_guard").is_dir():
+        assert "pytest-mlflow-guard==" not in requirements  # never an unresolvable pin
+    pinned = tmp_path / "pinned.txt"
+    pinned.write_text("\n".join(line for line in requirements.splitlines() if line not in local))
+    # pip accepts the file and everything pinned is already satisfied: no index needed
     proc = subprocess.run(
         [
             sys.executable,
@@ -231,7 +250,7 @@ def test_environment_is_installable_and_has_no_secrets(
             "--no-index",
             "-q",
             "-r",
-            str(out / "requirements.txt"),
+            str(pinned),
         ],
         capture_output=True,
         text=True,
@@ -301,6 +320,45 @@ class ThresholdModel:
 
     def predict(self, X: Any) -> Any:
         return (np.asarray(X)[:, 0] > self.threshold).astype(np.int64)
+
+
+def test_a_late_refusal_rolls_back_everything_the_run_wrote(
+    store: str, forest: Any, data: Any
+) -> None:
+    """A refusal after a model was registered must not leave a version pointing at nothing."""
+    before = store_contents(store)
+    tracker = ExperimentTracker("mushroom/demo")
+    with pytest.raises(ConventionError, match="MLG602"), tracker.start_run():
+        tracker.log_metrics({"accuracy": 0.9})
+        tracker.log_model(forest, input_example=data[0][:1], registered_model_name="good_model")
+        tracker.log_params({"notes": "x" * 7000})
+    assert store_contents(store) == before
+    leftovers = [p for p in (Path.cwd() / "mlruns").rglob("*") if p.is_file()]
+    assert leftovers == []  # no model files or run artifacts left on disk
+
+    # into an experiment that already exists: it stays, the refused run's traces do not
+    kept = ExperimentTracker("mushroom/kept")
+    with kept.start_run():
+        pass
+    with pytest.raises(ConventionError), kept.start_run():
+        kept.log_model(forest, input_example=data[0][:1], registered_model_name="good_model")
+        kept.set_tags({"run.mode": "serving"})
+    contents = store_contents(store)
+    assert contents["models"] == [] and len(contents["runs"]) == 1
+    assert "mushroom/kept" in contents["experiments"]
+    models_dirs = [p for p in (Path.cwd() / "mlruns").rglob("m-*") if p.is_dir()]
+    assert models_dirs == []
+
+
+def test_overrides_apply_to_the_tracker_as_to_the_gate(store: str) -> None:
+    from pytest_mlflow_guard.config import from_mapping
+
+    config = from_mapping(
+        {"overrides": [{"experiments": ["explore/*"], "allowed-values": {"run.mode": ["debug"]}}]}
+    )
+    ExperimentTracker("explore/x", run_mode="debug", config=config)
+    with pytest.raises(ConventionError, match="MLG202"):
+        ExperimentTracker("mushroom/demo", run_mode="debug", config=config)
 
 
 def test_tracker_and_gate_read_the_same_pyproject(

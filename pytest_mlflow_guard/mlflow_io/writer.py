@@ -9,10 +9,12 @@ from __future__ import annotations
 import inspect
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+from .scope import quote
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -113,33 +115,63 @@ def end_run(status: str) -> None:
     mlflow.end_run(status=status)
 
 
-def discard_run(c: MlflowClient, run_id: str, experiment_id: str | None) -> None:
-    """Remove a run (and an experiment created just for it) that broke a convention.
+def registered_model_exists(c: MlflowClient, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
 
-    On a database store this is a hard delete, so the store holds nothing of the refused attempt;
-    over REST only a soft delete is possible.
+    try:
+        c.get_registered_model(name)
+    except MlflowException:
+        return False
+    return True
+
+
+def discard_run(
+    c: MlflowClient,
+    run_id: str,
+    experiment_id: str | None,
+    versions: Sequence[tuple[str, str, bool]] = (),
+) -> None:
+    """Roll back everything a refused run wrote: versions, logged models, the run itself.
+
+    ``versions`` lists ``(model name, version, model created by this run)``; a registered model
+    this run created is removed once it has no versions left. An experiment created just for
+    the run (``experiment_id``) goes too. On a database store this is a hard delete, so the
+    store holds nothing of the refused attempt; over REST only a soft delete is possible.
     """
+    from mlflow.entities import ViewType
+
     store = c._tracking_client.store
+    for name, version, model_is_new in versions:
+        c.delete_model_version(name, version)
+        if model_is_new and not c.search_model_versions(f"name = {quote(name)}", max_results=1):
+            c.delete_registered_model(name)
     run = c.get_run(run_id)
-    artifact_uri = run.info.artifact_uri
     for model in _run_logged_models(c, run.info.experiment_id, run_id):
         if hasattr(store, "_hard_delete_logged_model"):
             store._hard_delete_logged_model(model.model_id)
+            # a logged model's files live in <experiment>/models/<model id>/artifacts
+            location = str(model.artifact_location).rstrip("/")
+            _remove_local(location.removesuffix("/artifacts"))
         else:
             c.delete_logged_model(model.model_id)
     c.delete_run(run_id)  # the hard delete (what `mlflow gc` uses) only takes soft-deleted runs
     if hasattr(store, "_hard_delete_run"):
         store._hard_delete_run(run_id)
-        _remove_local(artifact_uri)
+        _remove_local(run.info.artifact_uri)
     if experiment_id is not None:
-        discard_experiment_if_empty(c, experiment_id)
+        discard_experiment_if_empty(c, experiment_id, ViewType.ACTIVE_ONLY)
 
 
-def discard_experiment_if_empty(c: MlflowClient, experiment_id: str) -> None:
-    """Remove an experiment this process just created, unless someone logged into it meanwhile."""
+def discard_experiment_if_empty(
+    c: MlflowClient, experiment_id: str, view: int | None = None
+) -> None:
+    """Remove an experiment this process just created, unless someone logged into it meanwhile.
+
+    Over REST a discarded run is only soft-deleted, so it is not counted (``view``).
+    """
     from mlflow.entities import ViewType
 
-    if c.search_runs([experiment_id], run_view_type=ViewType.ALL, max_results=1):
+    if c.search_runs([experiment_id], run_view_type=view or ViewType.ALL, max_results=1):
         return
     store = c._tracking_client.store
     location = c.get_experiment(experiment_id).artifact_location
@@ -236,7 +268,8 @@ def log_model(
     }
     if is_sklearn(model):
         fn = mlflow.sklearn.log_model
-        if extra.get("serialization_format", "skops") == "skops":
+        accepts_skops = "skops_trusted_types" in inspect.signature(fn).parameters
+        if accepts_skops and extra.get("serialization_format", "skops") == "skops":
             common.setdefault("skops_trusted_types", _skops_trusted_types(model) or None)
         return fn(model, **_name_kwarg(fn, name), **common)
     fn = mlflow.pyfunc.log_model

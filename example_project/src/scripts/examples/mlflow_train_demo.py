@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import mlflow
 
-    uri = args.tracking_uri or mlflow.get_tracking_uri()
+    from pytest_mlflow_guard.gitinfo import strip_credentials
+
+    # never echo a password embedded in the tracking URI
+    uri = strip_credentials(args.tracking_uri or mlflow.get_tracking_uri())
     name = args.registered_model_name
     print(f"run id:        {result.run_id}")
     metrics = result.metrics
