@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import GuardError
+from .mlflow_io.links import redact_uri
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -93,11 +95,26 @@ def _pairs(formats: list[str] | None, outputs: list[str] | None) -> list[tuple[s
     return pairs
 
 
+def _check_writable(option: str, file: str) -> None:
+    """Fail before the (possibly long) read of the store when a report could not be written."""
+    path = Path(file)
+    if path.is_dir():
+        raise GuardError(f"{option} {file}: is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise GuardError(f"{option} {file}: directory {parent} does not exist")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .gate import CheckOptions, run_check, stderr_if_tty
     from .reporters import render
 
     pairs = _pairs(args.formats, args.outputs)
+    for _, out in pairs:
+        if out is not None:
+            _check_writable("--output", out)
+    if args.write_baseline:
+        _check_writable("--write-baseline", args.write_baseline)
     options = CheckOptions(
         tracking_uri=args.tracking_uri,
         config_path=args.config,
@@ -159,6 +176,42 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_URI_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _redact(text: str) -> str:
+    """``text`` with every URI in it stripped of user info, query and fragment."""
+
+    def safe(match: re.Match[str]) -> str:
+        uri = match[0].rstrip(".,:;)]}")  # "... at http://host:5000: refused"
+        return redact_uri(uri) + match[0][len(uri) :]
+
+    return _URI_IN_TEXT.sub(safe, text)
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """The message for an error that is the environment's, not a bug: None for a bug.
+
+    MLflow's own errors (unsupported URI scheme, store schema too new...), a database driver
+    that is not installed, SQLAlchemy errors (database unreachable, locked, malformed URL) and
+    files that cannot be read or written are usage or connection problems for us.
+    """
+    module = type(exc).__module__ or ""
+    if type(exc).__name__ == "MlflowException":
+        message = str(getattr(exc, "message", exc))
+    elif module == "sqlalchemy" or module.startswith("sqlalchemy."):
+        # the first line: later ones carry the SQL statement and a link to SQLAlchemy's docs
+        lines = str(exc).strip().splitlines()
+        message = f"database error: {lines[0] if lines else type(exc).__name__}"
+    elif isinstance(exc, ImportError):  # e.g. the database driver a tracking URI names
+        message = f"{exc} (a package this tracking store needs is not installed)"
+    elif isinstance(exc, OSError):
+        message = str(exc)
+    else:
+        return None
+    return _redact(message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -166,17 +219,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except GuardError as exc:
-        print(f"mlflow-guard: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as exc:
-        # MLflow's own errors (unsupported URI scheme, store schema too new...) are usage or
-        # connection problems for us; anything else is a bug and keeps its traceback.
-        if type(exc).__name__ != "MlflowException":
-            raise
-        print(f"mlflow-guard: error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        print(f"mlflow-guard: error: {_redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("mlflow-guard: interrupted", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        message = _environment_error(exc)
+        if message is None:  # a bug: keep the traceback
+            raise
+        print(f"mlflow-guard: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -42,7 +42,11 @@ class Scope:
 
 @dataclass(frozen=True)
 class Override:
-    """Settings that apply only to experiments whose name matches one of ``experiments``."""
+    """Settings that apply only to experiments whose name matches one of ``experiments``.
+
+    ``ignore`` adds to the top-level list and ``severity`` merges into the top-level table (the
+    override wins per code); every other key replaces the top-level value.
+    """
 
     experiments: tuple[str, ...]
     settings: Mapping[str, Any]
@@ -74,8 +78,17 @@ class GuardConfig:
         result = self
         for override in self.overrides:
             if any(fnmatchcase(experiment_name, pat) for pat in override.experiments):
-                result = replace(result, **_coerce(dict(override.settings), "overrides"))
+                result = result._merged(_coerce(dict(override.settings), "overrides"))
         return result
+
+    def _merged(self, changes: dict[str, Any]) -> GuardConfig:
+        """``changes`` applied on top: ``ignore`` adds to ours (order kept, no duplicates),
+        ``severity`` merges (theirs wins per code), every other key replaces."""
+        if "ignore" in changes:
+            changes["ignore"] = tuple(dict.fromkeys((*self.ignore, *changes["ignore"])))
+        if "severity" in changes:
+            changes["severity"] = {**self.severity, **changes["severity"]}
+        return replace(self, **changes)
 
 
 # key in the file -> (field name, coercer)
@@ -216,18 +229,34 @@ def from_mapping(raw: Mapping[str, Any], source: Path | None = None) -> GuardCon
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
-    """The nearest ``pyproject.toml`` at or above ``start`` that has a ``[tool.mlflow-guard]``."""
+    """The nearest ``pyproject.toml`` at or above ``start`` that has a ``[tool.mlflow-guard]``.
+
+    A ``pyproject.toml`` met on the way up that cannot be read or parsed is a ``ConfigError``
+    naming it: it may be the one holding the table, and silently falling back to the defaults
+    (or to a file further up) would check against conventions nobody chose.
+    """
     here = (start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError):
-                continue
-            if "mlflow-guard" in data.get("tool", {}):
+            tool = _read_toml(candidate).get("tool", {})
+            if isinstance(tool, dict) and "mlflow-guard" in tool:
                 return candidate
     return None
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
+        return data
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text: {exc}") from None
+    except OSError as exc:  # a directory, no permission...
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from None
 
 
 def load_config(path: Path | str | None = None, start: Path | None = None) -> GuardConfig:
@@ -238,12 +267,7 @@ def load_config(path: Path | str | None = None, start: Path | None = None) -> Gu
     file = Path(path) if path is not None else find_pyproject(start)
     if file is None:
         return GuardConfig()
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {file}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    data = _read_toml(file)
     table = data.get("tool", {}).get("mlflow-guard", data if path is not None else {})
     if table is data and "tool" in data:
         table = {}

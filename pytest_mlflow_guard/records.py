@@ -64,6 +64,9 @@ class RunRecord:
     #: whether ``environment/requirements.txt`` is among the run's artifacts (None: unknown)
     has_requirements: bool | None = None
     logged_models: tuple[LoggedModelRecord, ...] = ()
+    #: whether ``run_name`` is one MLflow made up for an unnamed run (from its word lists); None
+    #: when that cannot be told (rules then fall back to the shape of the name)
+    name_generated: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -407,3 +407,131 @@ def test_default_experiment_is_checked_once_used(
     b.run("0")  # someone logged into "Default" without choosing an experiment
     _, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
     assert [(f["rule"], f["object_id"]) for f in json.loads(out)["findings"]] == [("MLG101", "0")]
+
+
+# --- review fixes: configuration, errors, the store itself, run names ------------------------
+
+
+def test_override_ignore_adds_to_top_level_and_command_line_ignore(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = StoreBuilder(f"sqlite:///{tmp_path / 'o.db'}", _repo(tmp_path / "repo"))
+    dirty = b.run(b.experiment("legacy/old"), tags={"git.dirty": "true"}, drop=("model.type",))
+    config = tmp_path / "pyproject.toml"
+    config.write_text(
+        '[tool.mlflow-guard]\nignore = ["MLG204"]\n\n'
+        '[[tool.mlflow-guard.overrides]]\nexperiments = ["legacy/*"]\nignore = ["MLG201"]\n'
+    )
+    args = ("check", "--tracking-uri", b.uri, "--format", "json", "--config", str(config))
+    code, out, _ = run_cli(capsys, *args)
+    assert (code, json.loads(out)["findings"]) == (0, [])
+    config.write_text(
+        '[tool.mlflow-guard]\n[[tool.mlflow-guard.overrides]]\nexperiments = ["legacy/*"]\n'
+        'ignore = ["MLG201"]\n'
+    )
+    code, out, _ = run_cli(capsys, *args)
+    assert [(f["rule"], f["object_id"]) for f in json.loads(out)["findings"]] == [("MLG204", dirty)]
+    code, out, _ = run_cli(capsys, *args, "--ignore", "dirty-tree")
+    assert (code, json.loads(out)["findings"]) == (0, [])
+
+
+def test_broken_nearest_pyproject_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    b = StoreBuilder(f"sqlite:///{tmp_path / 'b.db'}", _repo(tmp_path / "repo"))
+    b.run(b.experiment("guard/ok"), drop=("model.type",))  # MLG201 unless "owner" replaces it
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mlflow-guard]\nignore = ["MLG201"\nrequired-tags = ["owner"]\n'
+    )
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    code, out, err = run_cli(capsys, "check", "--tracking-uri", b.uri)
+    assert (code, out) == (2, "")
+    assert f"{tmp_path / 'pyproject.toml'}: not valid TOML" in err
+
+
+def test_unwritable_output_fails_before_reading_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing_store = f"sqlite:///{tmp_path / 'never-read.db'}"
+    for option in (["--format", "json", "--output"], ["--write-baseline"]):
+        code, _, err = run_cli(
+            capsys, "check", "--tracking-uri", missing_store, *option, "/nonexistent/dir/r.json"
+        )
+        assert code == 2, err
+        assert "/nonexistent/dir/r.json" in err and "does not exist" in err
+        assert "never-read.db" not in err and "Traceback" not in err
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", missing_store, "--format", "json", "--output", "."
+    )
+    assert code == 2 and "is a directory" in err
+
+
+def test_config_that_is_a_directory_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", f"sqlite:///{tmp_path}/x.db", "--config", str(tmp_path)
+    )
+    assert code == 2 and f"cannot read config file {tmp_path}" in err
+
+
+def test_database_without_driver_exits_2_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg2") is not None:
+        pytest.skip("psycopg2 is installed: MLflow would retry the connection for minutes")
+    uri = "postgresql+psycopg2://u:s3cret@127.0.0.1:1/db?sslpassword=k3y"
+    code, _, err = run_cli(capsys, "check", "--tracking-uri", uri)
+    assert code == 2
+    assert err.startswith("mlflow-guard: error: ") and "psycopg2" in err
+    assert "s3cret" not in err and "k3y" not in err
+
+
+def test_sqlalchemy_error_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    b = StoreBuilder(f"sqlite:///{tmp_path / 'l.db'}", _repo(tmp_path / "repo"))
+    b.experiment("guard/ok")
+    lock = sqlite3.connect(tmp_path / "l.db", isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")  # every reader now gets "database is locked"
+        # a sqlite URI in SQLAlchemy's URI form is not probed first: MLflow meets the lock
+        uri = f"sqlite:///file:{tmp_path / 'l.db'}?mode=ro&uri=true&timeout=0.1"
+        code, _, err = run_cli(capsys, "check", "--tracking-uri", uri)
+    finally:
+        lock.close()
+    assert code == 2, err
+    assert "mlflow-guard: error: database error:" in err and "database is locked" in err
+
+
+def test_empty_sqlite_file_is_no_store_and_stays_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    before = empty.stat()
+    code, out, err = run_cli(capsys, "check", "--tracking-uri", f"sqlite:///{empty}")
+    assert (code, out) == (2, "")
+    assert f"{empty} has no MLflow tables" in err
+    after = empty.stat()
+    assert (after.st_size, after.st_mtime_ns) == (0, before.st_mtime_ns)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]  # no journal, no mlruns
+
+
+def test_human_run_names_of_the_generated_shape_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = StoreBuilder(f"sqlite:///{tmp_path / 'n.db'}", _repo(tmp_path / "repo"))
+    exp = b.experiment("guard/names")
+    for name in ("xgb-baseline-2", "lr-tuned-3", "resnet-finetune-10"):
+        b.run(exp, name=name)
+    unnamed = b.client.create_run(exp, tags=CLEAN_TAGS).info  # MLflow makes a name up
+    b.client.log_param(unnamed.run_id, "C", "1.0")
+    b.client.log_text(unnamed.run_id, "numpy==2.0.0\n", "environment/requirements.txt")
+    b.client.set_terminated(unnamed.run_id)
+    _, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
+    findings = [(f["rule"], f["object_id"]) for f in json.loads(out)["findings"]]
+    assert findings == [("MLG102", unnamed.run_id)], unnamed.run_name

@@ -26,14 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 mlflow = pytest.importorskip("mlflow")
 np = pytest.importorskip("numpy")
 linear_model = pytest.importorskip("sklearn.linear_model")
 
 from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
 
-from pytest_mlflow_guard.config import Scope  # noqa: E402
+from pytest_mlflow_guard.config import GuardConfig, Scope  # noqa: E402
+from pytest_mlflow_guard.engine import Engine  # noqa: E402
 from pytest_mlflow_guard.errors import ConfigError, GuardError  # noqa: E402
 from pytest_mlflow_guard.mlflow_io.connect import bounded_http, probe  # noqa: E402
 from pytest_mlflow_guard.mlflow_io.links import (  # noqa: E402
@@ -45,8 +49,9 @@ from pytest_mlflow_guard.mlflow_io.links import (  # noqa: E402
     run_url,
     ui_url_for,
 )
+from pytest_mlflow_guard.mlflow_io.paging import generated_run_name  # noqa: E402
 from pytest_mlflow_guard.mlflow_io.reader import StoreReader  # noqa: E402
-from pytest_mlflow_guard.mlflow_io.scope import run_filter, since_datetime  # noqa: E402
+from pytest_mlflow_guard.mlflow_io.scope import quote, run_filter, since_datetime  # noqa: E402
 from pytest_mlflow_guard.records import (  # noqa: E402
     ExperimentRecord,
     Record,
@@ -395,6 +400,121 @@ def test_version_source_run_outside_scope_is_fetched(built: Built) -> None:
     assert {m.model_id for m in source.logged_models} >= {built.sig_model, built.nosig_model}
 
 
+# --------------------------------------------------------------------------- names, sources
+
+# Registered model names that broke the old filter literal (``'o\\'brien'`` matched nothing), and
+# names no literal can express, whose versions must still all be found.
+ODD_NAMES = (
+    "o'brien_model",
+    'say "hi"',
+    "back\\slash",
+    "trail\\",
+    "a\\'b",
+    "a''b",
+    "both'\"",
+    'it\'s \\"x"',
+)
+
+
+def parsed_name(literal: str) -> object:
+    from mlflow.utils.search_utils import SearchModelVersionUtils
+
+    try:
+        (clause,) = SearchModelVersionUtils.parse_search_filter(f"name = {literal}")
+    except MlflowException:
+        return None
+    return clause["value"]
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab_ '\"\\$/*-;%()`\n")), min_size=1, max_size=10))
+@settings(max_examples=400, deadline=None)
+def test_quote_is_read_back_exactly_by_mlflows_filter_parser(name: str) -> None:
+    try:
+        literal = quote(name)
+    except ValueError:  # then neither quoting reads back as the name
+        assert parsed_name(f"'{name}'") != name and parsed_name(f'"{name}"') != name
+    else:
+        assert parsed_name(literal) == name
+
+
+def test_quote_odd_names() -> None:
+    assert quote("churn_model") == "'churn_model'"
+    assert quote("o'brien") == '"o\'brien"'
+    assert quote("back\\slash") == "'back\\slash'"  # MLflow does not unescape
+    for name in ODD_NAMES[:6]:
+        assert parsed_name(quote(name)) == name
+    for name in ODD_NAMES[6:]:
+        with pytest.raises(ValueError, match="cannot be written"):
+            quote(name)
+
+
+def test_every_version_of_models_with_odd_names(reader_template_db: Path, tmp_path: Path) -> None:
+    uri = new_sqlite_store(reader_template_db, tmp_path / "names")
+    with tracking(uri) as client:
+        exp = client.create_experiment("team/names", artifact_location=str(tmp_path / "art"))
+        run_id = client.create_run(exp, run_name="reg").info.run_id
+        for name in ("plain_model", *ODD_NAMES):
+            client.create_registered_model(name)
+            for _ in range(2):
+                client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    models = models_of(read_all(uri))
+    found = {name: sorted(v.version for v in models[name].versions) for name in models}
+    assert found == {name: ["1", "2"] for name in ("plain_model", *ODD_NAMES)}
+    assert all(v.name == m.name for m in models.values() for v in m.versions)
+    few = models_of(read_all(uri, page_size=1))  # the unfiltered fallback pages too
+    assert sorted(v.version for v in few["both'\""].versions) == ["1", "2"]
+
+
+def test_version_registered_from_runs_uri_without_run_id(
+    reader_template_db: Path, tmp_path: Path
+) -> None:
+    uri = new_sqlite_store(reader_template_db, tmp_path / "runs-uri")
+    with tracking(uri) as client:
+        exp = client.create_experiment("team/legacy", artifact_location=str(tmp_path / "art"))
+        tags = {**CONVENTION_TAGS, "run.mode": "inference"}  # no environment needed: clean
+        run_id = client.create_run(exp, run_name="legacy-run", tags=tags).info.run_id
+        client.set_terminated(run_id)
+        client.create_registered_model("legacy_model")
+        made = client.create_model_version("legacy_model", f"runs:/{run_id}/model")
+        assert not made.run_id  # what this is about: MLflow keeps only the source
+        client.create_model_version("legacy_model", "runs:/0123456789abcdef0123456789abcdef/m")
+    records = read_all(uri)
+    by_version = {v.version: v for v in models_of(records)["legacy_model"].versions}
+    derived = by_version["1"]
+    assert derived.run_id == run_id and not derived.source_run_missing
+    assert derived.source_run is not None and derived.source_run.run_id == run_id
+    assert by_version["2"].run_id == "0123456789abcdef0123456789abcdef"
+    assert by_version["2"].source_run_missing is True
+    engine = Engine(GuardConfig(select=("MLG304",)))
+    findings = [(f.object_id, f.message) for f in engine.check(records)]
+    assert [object_id for object_id, _ in findings] == ["legacy_model/2"], findings
+    assert "no longer exists" in findings[0][1]
+
+
+def test_generated_run_names_are_told_by_mlflows_word_lists(
+    reader_template_db: Path, tmp_path: Path
+) -> None:
+    uri = new_sqlite_store(reader_template_db, tmp_path / "run-names")
+    with tracking(uri) as client:
+        exp = client.create_experiment("team/names", artifact_location=str(tmp_path / "art"))
+        unnamed = client.create_run(exp).info
+        named = {
+            name: client.create_run(exp, run_name=name).info.run_id
+            for name in ("xgb-baseline-2", "lr-tuned-3", "resnet-finetune-10", "train_v2")
+        }
+    runs = runs_of(read_all(uri))
+    assert runs[unnamed.run_id].run_name == unnamed.run_name
+    assert runs[unnamed.run_id].name_generated is True
+    assert {name: runs[run_id].name_generated for name, run_id in named.items()} == {
+        name: False for name in named
+    }
+    assert generated_run_name("bold-hawk-42") is True
+    assert generated_run_name("bold-hawk-0") is True
+    assert generated_run_name("bold-hawk-1001") is False  # MLflow numbers stop at 1000
+    assert generated_run_name("bold-hawk-042") is False
+    assert generated_run_name("") is False
+
+
 # --------------------------------------------------------------------------- scope, probe, links
 
 
@@ -437,6 +557,14 @@ def test_probe_local_stores(tmp_path: Path, built: Built) -> None:
     with pytest.raises(GuardError, match="does not exist"):
         probe(f"sqlite:///{tmp_path}/missing.db")
     assert not (tmp_path / "missing.db").exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(GuardError, match=r"empty\.db has no MLflow tables"):
+        probe(f"sqlite:///{empty}")
+    assert empty.stat().st_size == 0
+    (tmp_path / "notes.db").write_text("not a database, but long enough to have a header" * 4)
+    with pytest.raises(GuardError, match=r"cannot read .*notes\.db as a SQLite database"):
+        probe(f"sqlite:///{tmp_path / 'notes.db'}")
     with pytest.raises(GuardError, match="not a directory"):
         probe(str(tmp_path / "no-mlruns"))
 

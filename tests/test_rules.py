@@ -104,6 +104,7 @@ def build_run(patch: dict[str, Any]) -> RunRecord:
         metric_keys=frozenset(data.get("metric_keys", [])),
         has_requirements=data.get("has_requirements"),
         logged_models=models,
+        name_generated=data.get("name_generated"),
     )
 
 

@@ -7,12 +7,14 @@ seconds that it cannot reach it, and never silently check an empty store it just
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from ..errors import GuardError
 from .links import redact_uri
@@ -25,7 +27,8 @@ def probe(tracking_uri: str, timeout_s: float = 10.0) -> None:
 
     An http(s) server gets one GET of ``<uri>/health``, bounded by ``timeout_s`` in total, name
     resolution included; any HTTP answer below 500 counts as reachable (``/health`` may sit behind
-    authentication). A ``sqlite:`` database file or a local store directory must exist: MLflow
+    authentication). A ``sqlite:`` database file must exist and hold MLflow's tables (it is
+    opened read-only, so nothing is written), and a local store directory must exist: MLflow
     would otherwise create an empty store and the gate would pass on nothing. Other schemes
     (postgresql, databricks...) are left to the first real request.
     """
@@ -35,8 +38,8 @@ def probe(tracking_uri: str, timeout_s: float = 10.0) -> None:
         _probe_http(tracking_uri, timeout_s)
     elif scheme == "sqlite":
         path = _sqlite_path(tracking_uri)
-        if path and not os.path.isfile(path):
-            raise GuardError(f"no MLflow store at {tracking_uri}: {path} does not exist")
+        if path:
+            _probe_sqlite(tracking_uri, path)
     elif scheme in ("", "file") and tracking_uri:
         local = urllib.request.url2pathname(parsed.path) if scheme == "file" else tracking_uri
         if not os.path.isdir(local):
@@ -54,6 +57,26 @@ def _sqlite_path(uri: str) -> str | None:
     if not path or path == ":memory:" or path.startswith("file:"):
         return None
     return urllib.parse.unquote(path)
+
+
+def _probe_sqlite(tracking_uri: str, path: str) -> None:
+    """The file must be a SQLite database holding MLflow's ``experiments`` table. Opened with
+    ``mode=ro``: an empty file stays empty (MLflow itself would create its schema in it)."""
+    where = f"no MLflow store at {redact_uri(tracking_uri)}"
+    if not os.path.isfile(path):
+        raise GuardError(f"{where}: {path} does not exist")
+    try:
+        connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'"
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise GuardError(f"{where}: cannot read {path} as a SQLite database: {exc}") from None
+    if found is None:
+        raise GuardError(f"{where}: {path} has no MLflow tables")
 
 
 def _probe_http(tracking_uri: str, timeout_s: float) -> None:

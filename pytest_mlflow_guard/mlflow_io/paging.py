@@ -1,9 +1,12 @@
-"""Paging helpers for the reader: MLflow page tokens, and matching logged models to runs."""
+"""Helpers for the reader: MLflow page tokens, matching logged models to runs, and facts read
+off entity fields (a version's source run, a run name MLflow generated)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 
 # A LoggedModel is created after its run starts; allow this much clock skew between the client
@@ -60,3 +63,50 @@ class ModelsByRun:
                 self._pending.setdefault(model.source_run_id, []).append(model)
         ids = [r.info.run_id for r in runs]
         return {i: self._pending.pop(i) for i in ids if i in self._pending}
+
+
+def version_run_id(mv: Any) -> str | None:
+    """A model version's run: its ``run_id``, else the run of a ``runs:/<run_id>/<path>`` source
+    (``create_model_version(name, "runs:/...")`` without ``run_id`` leaves the field empty)."""
+    if mv.run_id:
+        return str(mv.run_id)
+    source = mv.source or ""
+    if not source.startswith("runs:/"):
+        return None
+    return source[len("runs:/") :].lstrip("/").split("/", 1)[0] or None
+
+
+# "<predicate>-<noun>-<0..1000>": what mlflow.utils.name_utils._generate_random_name returns
+_GENERATED_SHAPE = re.compile(r"^([a-z]+)-([a-z]+)-(0|[1-9][0-9]{0,3})$")
+_MAX_GENERATED_NUMBER = 1000
+
+
+@cache
+def _name_words() -> tuple[frozenset[str], frozenset[str]] | None:
+    """MLflow's (predicates, nouns) for run names, or None if they moved (private names)."""
+    try:
+        from mlflow.utils import name_utils
+    except ImportError:
+        return None
+    words = []
+    for attr in ("_GENERATOR_PREDICATES", "_GENERATOR_NOUNS"):
+        value = getattr(name_utils, attr, None)
+        if not isinstance(value, list | tuple) or not all(isinstance(w, str) for w in value):
+            return None
+        words.append(frozenset(w.lower() for w in value))
+    if not all(words):
+        return None
+    return words[0], words[1]
+
+
+def generated_run_name(name: str | None) -> bool | None:
+    """Whether ``name`` is one MLflow generates for unnamed runs (``bold-hawk-42``, from its word
+    lists); None when MLflow's word lists are not available to tell."""
+    words = _name_words()
+    if words is None:
+        return None
+    match = _GENERATED_SHAPE.fullmatch((name or "").strip())
+    if match is None:
+        return False
+    predicates, nouns = words
+    return match[1] in predicates and match[2] in nouns and int(match[3]) <= _MAX_GENERATED_NUMBER

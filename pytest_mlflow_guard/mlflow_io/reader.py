@@ -40,7 +40,7 @@ from ..records import (
 )
 from .artifacts import has_requirements, local_path, model_facts, read_mlmodel
 from .links import redact_uri
-from .paging import ModelsByRun, pages, to_utc
+from .paging import ModelsByRun, generated_run_name, pages, to_utc, version_run_id
 from .scope import quote as _quote
 from .scope import run_filter
 
@@ -243,6 +243,7 @@ class StoreReader:
             metric_keys=frozenset(data.metrics or {}),
             has_requirements=has_requirements(info.artifact_uri, self.tracking_uri),
             logged_models=tuple(logged),
+            name_generated=generated_run_name(info.run_name),
         )
 
     def _model_stream(self, experiment_id: str) -> Iterator[list[Any]]:
@@ -331,33 +332,41 @@ class StoreReader:
         """Run ids that model versions name: one paged listing of every version, ids kept only."""
         try:
             return {
-                mv.run_id
+                run_id
                 for page in pages(
                     lambda token: self.client.search_model_versions(
                         max_results=self.page_size, page_token=token
                     )
                 )
                 for mv in page
-                if mv.run_id
+                if (run_id := version_run_id(mv))
             }
         except MlflowException as exc:  # e.g. a registry that wants a filter: fetch per version
             _log.debug("cannot list model versions up front: %s", exc)
             return set()
 
     def _model_versions(self, name: str) -> list[Any]:
+        """Every version of the model. A name no filter literal can express (both kinds of quote)
+        is matched here instead, over a listing of every version: slower, but nothing dropped."""
+        try:
+            filter_string: str | None = f"name = {_quote(name)}"
+        except ValueError:
+            filter_string = None
         return [
             mv
             for page in pages(
                 lambda token: self.client.search_model_versions(
-                    f"name = {_quote(name)}", max_results=self.page_size, page_token=token
+                    filter_string, max_results=self.page_size, page_token=token
                 )
             )
             for mv in page
+            if filter_string is not None or mv.name == name
         ]
 
     def _version_record(self, item: tuple[Any, tuple[str, ...]]) -> ModelVersionRecord:
         mv, aliases = item
-        source_run, missing = self._source_run(mv.run_id) if mv.run_id else (None, False)
+        run_id = version_run_id(mv)
+        source_run, missing = self._source_run(run_id) if run_id else (None, False)
         model_id = getattr(mv, "model_id", None)
         known = [
             m for m in (source_run.logged_models if source_run else ()) if m.model_id == model_id
@@ -376,7 +385,7 @@ class StoreReader:
             version=str(mv.version),
             stage=mv.current_stage or "None",
             aliases=aliases,
-            run_id=mv.run_id or None,
+            run_id=run_id,
             source=mv.source or "",
             has_signature=has_signature,
             tags=dict(mv.tags or {}),

@@ -14,9 +14,29 @@ _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _AGE_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+# The string tokens of sqlparse, which MLflow's search filters are parsed with. MLflow then only
+# trims the two quote characters (``SearchUtils._strip_quotes``): nothing is unescaped, so a
+# literal can only be the value between two quotes, and it must lex as one token.
+_LITERALS = (
+    ("'", re.compile(r"'(''|\\'|[^'])*'")),
+    ('"', re.compile(r'"(""|\\"|[^"])*"')),
+)
+
+
 def quote(value: str) -> str:
-    """A string literal for an MLflow search filter."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """A string literal that MLflow's search filter parser reads back as exactly ``value``.
+
+    Single quotes when they work, else double quotes (``"o'brien"``). Backslashes are kept as
+    they are: MLflow does not unescape, so ``'a\\b'`` means ``a\\b``. Raises ``ValueError`` for
+    a value no literal can express (typically one holding both kinds of quote, ``it's "x"``):
+    the caller must then filter some other way.
+    """
+    for mark, token in _LITERALS:
+        literal = f"{mark}{value}{mark}"
+        match = token.match(literal)
+        if match is not None and match.end() == len(literal):
+            return literal
+    raise ValueError(f"{value!r} cannot be written as an MLflow search filter literal")
 
 
 def since_datetime(since: str | None, now: datetime | None = None) -> datetime | None:
