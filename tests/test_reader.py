@@ -9,14 +9,9 @@ on 127.0.0.1 (deselect with ``-m "not server"``).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -586,48 +581,6 @@ def test_ui_links() -> None:
 
 
 # --------------------------------------------------------------------------- mlflow server
-
-
-@pytest.fixture(scope="module")
-def server(reader_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("server")
-    backend = new_sqlite_store(reader_template_db, root)
-    port = free_port()
-    log = (root / "server.log").open("wb")
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", backend,
-        "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited:\n{(root / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not up:\n{(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
-        log.close()
 
 
 @pytest.mark.server

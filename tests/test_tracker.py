@@ -350,6 +350,44 @@ def test_a_late_refusal_rolls_back_everything_the_run_wrote(
     assert models_dirs == []
 
 
+@pytest.mark.server
+def test_refusal_over_rest_leaves_nothing_active(
+    server: str, forest: Any, data: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Over HTTP only soft deletes exist: the refused attempt must vanish from the active view."""
+    import mlflow
+    from mlflow.entities import ViewType
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(None)
+    c = client(server)
+    tracker = ExperimentTracker("mushroom/rest_demo", tracking_uri=server)
+    try:
+        with pytest.raises(ConventionError, match="MLG103"), tracker.start_run():
+            tracker.log_params({"lr": 0.1})
+            tracker.log_model(forest, input_example=data[0][:1], registered_model_name="MyModel")
+        with pytest.raises(ConventionError, match="MLG602"), tracker.start_run():
+            tracker.log_model(forest, input_example=data[0][:1], registered_model_name="rest_ok")
+            tracker.log_params({"notes": "x" * 6000})
+    finally:
+        mlflow.set_tracking_uri(None)
+    active = [e.name for e in c.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    assert "mushroom/rest_demo" not in active
+    assert [m.name for m in c.search_registered_models()] == []
+    for experiment in c.search_experiments(view_type=ViewType.ALL):
+        runs = c.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL)
+        assert all(r.info.lifecycle_stage == "deleted" for r in runs)
+        assert all(r.info.status == "FAILED" for r in runs)  # none left RUNNING
+    # a later, valid run restores the experiment, but not the refused runs deleted with it
+    try:
+        with tracker.start_run() as ok:
+            tracker.log_params({"lr": 0.1})
+    finally:
+        mlflow.set_tracking_uri(None)
+    active_runs = c.search_runs([ok.info.experiment_id], run_view_type=ViewType.ACTIVE_ONLY)
+    assert [r.info.run_id for r in active_runs] == [ok.info.run_id]
+
+
 def test_overrides_apply_to_the_tracker_as_to_the_gate(store: str) -> None:
     from pytest_mlflow_guard.config import from_mapping
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MAX_PARAMS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 _TRUSTED_SKOPS_ROOTS = ("sklearn", "numpy", "scipy")
+DISCARDED_TAG = "mlflow_guard.discarded"  # a refused run that a store could only soft-delete
 
 
 def client(tracking_uri: str | None, registry_uri: str | None = None) -> MlflowClient:
@@ -41,12 +42,23 @@ def resolved_tracking_uri(tracking_uri: str | None) -> str:
 
 
 def experiment_id_for(c: MlflowClient, name: str) -> tuple[str, bool]:
-    """Id of the experiment called ``name``, creating it if needed; True when it was created."""
+    """Id of the experiment called ``name``, creating it if needed.
+
+    The flag is True when this call made the experiment appear (created it, or restored it from
+    the deleted state), so a refused run can make it disappear again.
+    """
     existing = c.get_experiment_by_name(name)
     if existing is not None:
         if existing.lifecycle_stage == "deleted":
             # Creating would fail with "already exists in deleted state"; bring it back instead.
-            c.restore_experiment(existing.experiment_id)
+            # Restoring also revives the runs deleted with it: refused runs stay deleted.
+            experiment_id = str(existing.experiment_id)
+            c.restore_experiment(experiment_id)
+            for run in c.search_runs(
+                [experiment_id], filter_string=f"tags.`{DISCARDED_TAG}` = 'true'"
+            ):
+                c.delete_run(run.info.run_id)
+            return experiment_id, True
         return str(existing.experiment_id), False
     return str(c.create_experiment(name)), True
 
@@ -154,6 +166,9 @@ def discard_run(
             _remove_local(location.removesuffix("/artifacts"))
         else:
             c.delete_logged_model(model.model_id)
+    # Over REST the run can only be soft-deleted; the tag keeps it deleted if its experiment is
+    # ever restored (restoring an experiment restores its runs).
+    c.set_tag(run_id, DISCARDED_TAG, "true")
     c.delete_run(run_id)  # the hard delete (what `mlflow gc` uses) only takes soft-deleted runs
     if hasattr(store, "_hard_delete_run"):
         store._hard_delete_run(run_id)
