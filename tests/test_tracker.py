@@ -376,11 +376,10 @@ def test_refusal_over_rest_leaves_nothing_active(
     # the server is shared by the session: look only at what this test touched
     assert {m.name for m in c.search_registered_models()} & {"MyModel", "rest_ok"} == set()
     ours = c.get_experiment_by_name("mushroom/rest_demo")
-    for experiment in [ours]:
-        runs = c.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL)
-        assert all(r.info.lifecycle_stage == "deleted" for r in runs)
-        assert len(runs) == 2
-        assert all(r.info.status == "FAILED" for r in runs)  # none left RUNNING
+    runs = c.search_runs([ours.experiment_id], run_view_type=ViewType.ALL)
+    assert len(runs) == 2
+    assert all(r.info.lifecycle_stage == "deleted" for r in runs)
+    assert all(r.info.status == "FAILED" for r in runs)  # none left RUNNING
     # a later, valid run restores the experiment, but not the refused runs deleted with it
     try:
         with tracker.start_run() as ok:
