@@ -7,6 +7,7 @@ itself is only imported (via ``mlflow_io``) when a run actually starts.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -134,8 +135,9 @@ class ExperimentTracker:
         """Start a run tagged with the conventions; yields MLflow's ``ActiveRun``.
 
         The run ends FINISHED, or FAILED (KILLED on Ctrl-C) when the block raises; the exception
-        propagates. A ``ConventionError`` from inside the block discards the run instead: it was
-        refused before anything valid came of it, and leaving it would only fail the gate.
+        propagates. A ``ConventionError`` from inside the block rolls the attempt back instead
+        (versions it registered, logged models, the run, an experiment made for it): a refused
+        attempt would only fail the gate, and a version left pointing at it would mislead.
         """
         from .mlflow_io import writer
 
@@ -161,9 +163,15 @@ class ExperimentTracker:
             yield run
         except ConventionError:
             writer.end_run("FAILED")
-            writer.discard_run(
-                self.client, run.info.run_id, experiment_id if created else None, self._versions
-            )
+            try:
+                writer.discard_run(
+                    self.client, run.info.run_id, experiment_id if created else None, self._versions
+                )
+            except Exception as exc:  # the refusal is the news; a failed clean-up must not hide it
+                warnings.warn(
+                    f"could not roll back refused run {run.info.run_id} (left FAILED): {exc}",
+                    stacklevel=3,
+                )
             raise
         except (KeyboardInterrupt, SystemExit):
             writer.end_run("KILLED")

@@ -428,3 +428,22 @@ def test_tracker_and_gate_read_the_same_pyproject(
     flagged = {(f["rule"], f["object_type"]) for f in findings}
     assert ("MLG101", "experiment") in flagged  # mushroom/demo breaks this team's pattern
     assert not any(f["rule"] == "MLG202" for f in findings)  # backfill is allowed here
+
+
+def test_a_failed_rollback_does_not_hide_the_refusal(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlflow_guard.mlflow_io import writer
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("store went away")
+
+    monkeypatch.setattr(writer, "discard_run", broken)
+    tracker = ExperimentTracker("mushroom/demo")
+    with (
+        pytest.warns(UserWarning, match="could not roll back refused run .* store went away"),
+        pytest.raises(ConventionError, match="MLG202"),
+        tracker.start_run() as run,
+    ):
+        tracker.set_tags({"run.mode": "serving"})
+    assert client(store).get_run(run.info.run_id).info.status == "FAILED"  # not left RUNNING
