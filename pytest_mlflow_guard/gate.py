@@ -59,14 +59,6 @@ def effective_config(options: CheckOptions) -> GuardConfig:
     return replace(config, **changes)  # type: ignore[arg-type]
 
 
-def resolve_tracking_uri(uri: str | None) -> str:
-    if uri:
-        return uri
-    import mlflow
-
-    return str(mlflow.get_tracking_uri())
-
-
 def url_builder(base: str | None) -> Callable[[Checkable], str | None] | None:
     if base is None:
         return None
@@ -114,9 +106,10 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
     """Read the store, apply the rules and the baseline; raise ``GuardError`` on bad input."""
     from .mlflow_io.connect import bounded_http, probe
     from .mlflow_io.reader import StoreReader
+    from .mlflow_io.writer import resolved_tracking_uri
 
     config = effective_config(options)
-    uri = resolve_tracking_uri(options.tracking_uri)
+    uri = resolved_tracking_uri(options.tracking_uri)
     baseline = load_baseline(options.baseline) if options.baseline else None
     engine = Engine(
         config,

@@ -79,9 +79,3 @@ def transition(
     if target in ALIASED_STAGES:
         c.set_registered_model_alias(name, target.lower(), version)
     return updated
-
-
-def latest_in_stage(c: MlflowClient, name: str, stage: str) -> Any | None:
-    target = normalize_stage(stage)
-    versions = [v for v in c.search_model_versions(f"name='{name}'") if v.current_stage == target]
-    return max(versions, key=lambda v: int(v.version), default=None)
