@@ -10,7 +10,9 @@ unrelated one.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import json
 import os
 import re
 import shlex
@@ -23,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import FrameType
 
+from . import session_env
 from .gitinfo import GitInfo, git_info, strip_credentials
 
 TAG_USER = "os.user"
@@ -175,10 +178,10 @@ def _cap(command: str) -> str:
 def source_command() -> str | None:
     """A command line that replays this run from the repository's working directory."""
     if under_pytest():
-        node = os.environ.get("PYTEST_CURRENT_TEST", "")
+        node = current_test()
         if node:
             # "tests/test_x.py::test_y (call)" -> replay exactly that test
-            return _cap(shlex.join(["pytest", node.rsplit(" (", 1)[0]]))
+            return _cap(shlex.join(["pytest", node]))
         return _cap(shlex.join(["pytest", *_redact_args(sys.argv[1:])]))
     if in_notebook():
         return None  # a notebook has no command line to replay
@@ -187,9 +190,45 @@ def source_command() -> str | None:
     return _cap(shlex.join(_redact_args(argv)))
 
 
+def current_test() -> str | None:
+    """Node id of the pytest test running now (in this process or the one that spawned it)."""
+    node = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return node.rsplit(" (", 1)[0] if node else None
+
+
+def session_tags() -> dict[str, str]:
+    """Tags tying a run to the guarded pytest session (and test) it was made in, if any.
+
+    Read from the environment the session exports, so runs made by xdist workers and by
+    subprocesses a test starts are tied to the session too. Also notes in the session's ledger
+    that a run is being made, which tells the test's teardown that there is something to check.
+    """
+    sid = session_env.session_id()
+    if sid is None:
+        return {}
+    tags = {session_env.TAG_SESSION: sid}
+    node = current_test()
+    if node:
+        tags[session_env.TAG_TEST_NODEID] = node
+    extra = os.environ.get(session_env.ENV_TEST_TAGS)
+    if extra:
+        # written by the plugin; a hand-edited value must not stop a run
+        with contextlib.suppress(ValueError, AttributeError):
+            tags.update({str(k): str(v) for k, v in json.loads(extra).items()})
+    ledger = os.environ.get(session_env.ENV_LEDGER)
+    if ledger:
+        try:
+            with open(ledger, "a", encoding="utf-8") as fh:  # O_APPEND: one short line, atomic
+                fh.write(f"{node or '-'}\n")
+        except OSError:
+            pass  # a missing ledger only costs the per-test report, never the run
+    return tags
+
+
 def automatic_tags(code_path: Path | None = None) -> dict[str, str]:
     """The tags a run gets without the caller asking; caller tags are applied on top."""
     tags = {TAG_USER: current_user(), TAG_SOURCE_TYPE: source_type()}
+    tags.update(session_tags())
     command = source_command()
     if command:
         tags[TAG_SOURCE_COMMAND] = command

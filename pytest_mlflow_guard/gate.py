@@ -6,7 +6,7 @@ MLflow is only imported (through ``mlflow_io.reader``) when a check actually run
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
@@ -37,6 +37,8 @@ class CheckOptions:
     ignore: Sequence[str] = ()
     baseline: str | None = None
     collect_objects: bool = False
+    #: only runs carrying all these tags (and what they registered): a pytest session's scope
+    run_tags: Mapping[str, str] = field(default_factory=dict)
     workers: int = 8
     progress: TextIO | None = None  # where to draw a progress line (a TTY), or None
     notes: list[str] = field(default_factory=list)
@@ -46,6 +48,8 @@ def effective_config(options: CheckOptions) -> GuardConfig:
     """The file's config with command-line selections and scope applied on top (CLI wins)."""
     config = load_config(options.config_path)
     scope = config.scope
+    if options.run_tags:  # a session's own runs: the file's scope (say "mushroom/*") is not asked
+        scope = Scope()
     scope = Scope(
         experiments=tuple(options.experiments) or scope.experiments,
         since=options.since or scope.since,
@@ -120,7 +124,14 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
     progress = _Progress(options.progress)
     findings = []
     with bounded_http():
-        reader = StoreReader(uri, config.scope, max_workers=options.workers)
+        if options.run_tags:
+            from .mlflow_io.session_reader import SessionReader
+
+            reader: StoreReader = SessionReader(
+                uri, options.run_tags, scope=config.scope, max_workers=options.workers
+            )
+        else:
+            reader = StoreReader(uri, config.scope, max_workers=options.workers)
         for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
             findings.append(finding)
     progress.done()

@@ -53,6 +53,7 @@ class ExperimentTracker:
         initial_stage: str | None = "Staging",
         config: GuardConfig | None = None,
         code_path: str | Path | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> None:
         base = config if config is not None else load_config()
         self.experiment_name = conventions.check_experiment_name(experiment_name, base)
@@ -64,6 +65,8 @@ class ExperimentTracker:
         self.model_type = model_type
         self.initial_stage = initial_stage
         self.code_path = Path(code_path) if code_path is not None else None
+        # tags every run of this tracker starts with (the pytest fixture puts the session's here)
+        self.default_tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self._client: Any = None
         self._run_id: str | None = None
         # (model name, version, model created by this run) registered by the open run, so a
@@ -117,6 +120,7 @@ class ExperimentTracker:
         merged[context.TAG_RUN_MODE] = run_mode or self.run_mode
         if self.model_type:
             merged[context.TAG_MODEL_TYPE] = self.model_type
+        merged.update(self.default_tags)
         merged.update({str(k): str(v) for k, v in (tags or {}).items()})
         conventions.check_tag_values(merged, self.config)
         conventions.check_lengths(merged, conventions.MAX_TAG_VALUE_LENGTH, "tag")
@@ -285,7 +289,8 @@ class ExperimentTracker:
             kwargs,
         )
         run_tags = self.client.get_run(run_id).data.tags
-        if not run_tags.get(context.TAG_MODEL_TYPE):
+        # "none" is what a run that has not logged a model says (set by the pytest fixture)
+        if run_tags.get(context.TAG_MODEL_TYPE) in (None, "", "none"):
             writer.set_tags(self.client, run_id, {context.TAG_MODEL_TYPE: type(model).__name__})
         version = getattr(info, "registered_model_version", None)
         if registered_model_name and version is not None:

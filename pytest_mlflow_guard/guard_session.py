@@ -1,0 +1,409 @@
+"""A guarded pytest session as plain code: ``plugin.py`` only translates hooks into these calls.
+
+Lifecycle on the controller (the only process when xdist is not used): ``start()`` prepares the
+store and opens the session run before any xdist worker exists, and exports the session's ids in
+the environment; ``record()`` counts outcomes; ``finish()`` ends leftover runs, runs the gate,
+writes the reports and closes the session run. Workers are built from the controller's
+``worker_input()`` and only do the per-test part (``begin_test``/``end_test``).
+
+No pytest import. MLflow is imported only once the session actually talks to a store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import context, conventions, environment, session_env
+from .ci import ci_tags
+from .config import GuardConfig, _read_toml, find_pyproject, load_config
+from .errors import ConfigError, GuardError
+from .findings import Finding, Report
+from .options import Settings
+
+SESSION_MODULE = "tests"
+_MLFLOW_DEFAULT_URI = "sqlite:///mlflow.db"  # MLflow 3's default when nothing is configured
+
+
+def default_experiment(rootpath: Path, config: GuardConfig) -> str:
+    """``<project>/tests``: the project is the prefix of the first scope glob (``mushroom/*``),
+    else the ``[project] name`` of the rootdir's pyproject.toml, else the rootdir's name."""
+    project = ""
+    for glob in config.scope.experiments:
+        head = glob.split("/", 1)[0]
+        if head and not any(c in head for c in "*?["):
+            project = head
+            break
+    if not project:
+        pyproject = rootpath / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                project = str(_read_toml(pyproject).get("project", {}).get("name", ""))
+            except ConfigError:
+                project = ""
+    project = project or rootpath.name
+    slug = "".join(c if c.isalnum() or c in "_-" else "-" for c in project.lower()).strip("-_")
+    return f"{slug or 'project'}/{SESSION_MODULE}"
+
+
+@dataclass(frozen=True)
+class MarkerSpec:
+    """``@pytest.mark.mlflow_guard(ignore=[...], experiment=..., tags={...}, reason=...)``."""
+
+    ignore: tuple[str, ...] = ()
+    experiment: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+    @classmethod
+    def parse(cls, kwargs: Mapping[str, Any], nodeid: str) -> MarkerSpec:
+        where = f"@pytest.mark.mlflow_guard on {nodeid}"
+        unknown = sorted(set(kwargs) - {"ignore", "experiment", "tags", "reason"})
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown argument {unknown[0]!r} "
+                "(expected ignore, experiment, tags, reason)"
+            )
+        ignore = kwargs.get("ignore", ())
+        ignore = (ignore,) if isinstance(ignore, str) else tuple(str(i) for i in ignore)
+        tags = kwargs.get("tags", {})
+        if not isinstance(tags, Mapping):
+            raise ConfigError(f"{where}: tags={tags!r} is not a dict")
+        return cls(
+            ignore,
+            kwargs.get("experiment"),
+            {str(k): str(v) for k, v in tags.items()},
+            kwargs.get("reason"),
+        )
+
+    def run_tags(self, nodeid: str) -> dict[str, str]:
+        tags = dict(self.tags)
+        if self.ignore:
+            from .records import IGNORE_REASON_TAG, IGNORE_TAG
+
+            tags[IGNORE_TAG] = ",".join(self.ignore)
+            tags[IGNORE_REASON_TAG] = self.reason or f"@pytest.mark.mlflow_guard on {nodeid}"
+        return tags
+
+
+class GuardSession:
+    def __init__(
+        self,
+        settings: Settings,
+        rootpath: Path,
+        args: Sequence[str],
+        worker: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.rootpath = rootpath
+        self.args = list(args)
+        path = settings.config or find_pyproject(rootpath)
+        self.config_path = str(path) if path else None
+        self.config = load_config(self.config_path) if self.config_path else GuardConfig()
+        self.experiment = settings.experiment or default_experiment(rootpath, self.config)
+        try:
+            conventions.check_experiment_name(self.experiment, self.config)
+        except GuardError as exc:
+            raise ConfigError(f"mlflow-guard experiment {self.experiment!r}: {exc}") from None
+        self.tracking_uri: str | None = settings.tracking_uri
+        self.is_worker = worker is not None
+        self.session_id: str | None = None
+        self.session_run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.problem: str | None = None  # the store could not be used; reported once
+        self.report: Report | None = None
+        self.run_tests: dict[str, str] = {}  # run id -> node id of the test that made it
+        self.counts: Counter[str] = Counter()
+        self.swept: list[str] = []
+        self.status: str | None = None
+        self._started = time.monotonic()
+        self._saved_env: dict[str, str | None] = {}
+        self._isolated: Any = None
+        self._ledger_size = 0
+        self._ledger: Path | None = None
+        self._environment: tuple[dict[str, str], dict[str, str]] | None = None
+        if worker is not None:
+            self.__dict__.update({k: worker[k] for k in _WORKER_KEYS})
+
+    # ------------------------------------------------------------------ controller: start
+    @property
+    def display_uri(self) -> str:
+        return self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _MLFLOW_DEFAULT_URI
+
+    @property
+    def active(self) -> bool:
+        """A session run is open and the store answered."""
+        return self.session_run_id is not None and self.problem is None
+
+    def _export(self, key: str, value: str) -> None:
+        self._saved_env.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+    def start(self) -> None:
+        """Prepare the store, open the session run, export the session to child processes."""
+        if not self.settings.enabled:
+            return
+        from .mlflow_io import stores
+        from .mlflow_io.connect import bounded_http, probe
+        from .mlflow_io.writer import resolved_tracking_uri
+
+        self.session_id = uuid.uuid4().hex
+        try:
+            if self.settings.isolated:
+                self._isolated = stores.IsolatedStore()
+                self.tracking_uri = self._isolated.tracking_uri
+                self._export(stores.ARTIFACT_ROOT_ENV, str(self._isolated.artifacts))
+            uri = resolved_tracking_uri(self.tracking_uri)
+            self.tracking_uri = uri
+            # runs made anywhere in this session (workers, subprocesses) go to this store
+            self._export("MLFLOW_TRACKING_URI", uri)
+            stores.ensure_sqlite_store(uri)
+            probe(uri)
+            ledger = Path(self._isolated.root if self._isolated else _tmpdir()) / (
+                f"mlflow-guard-{self.session_id}.ledger"
+            )
+            ledger.touch()
+            self._ledger = ledger
+            self._export(session_env.ENV_LEDGER, str(ledger))
+            self._export(session_env.ENV_SESSION_ID, self.session_id)
+            with bounded_http():
+                self._open_session_run()
+            assert self.session_run_id is not None
+            self._export(session_env.ENV_SESSION_RUN_ID, self.session_run_id)
+        except Exception as exc:  # MlflowException, OSError, sqlalchemy...: reported, not raised
+            self.problem = _describe(exc, self.display_uri)
+
+    def _open_session_run(self) -> None:
+        from .mlflow_io.session_run import SessionStore
+
+        assert self.tracking_uri is not None
+        store = SessionStore(self.tracking_uri)
+        store.warm_up()
+        tags = context.automatic_tags(self.rootpath)
+        tags.update(
+            {
+                context.TAG_RUN_MODE: "validation",
+                context.TAG_MODEL_TYPE: "none",
+                "pytest.rootdir": self.rootpath.name,
+                "pytest.args": _safe_args(self.args),
+                **ci_tags(os.environ),
+            }
+        )
+        conventions.check_lengths(tags, conventions.MAX_TAG_VALUE_LENGTH, "tag")
+        name = f"{datetime.now():%Y%m%d-%H%M%S}_{context.current_user()}"
+        self.experiment_id, self.session_run_id = store.start_session_run(
+            self.experiment, name, tags
+        )
+        files, env_tags = self.environment_payload()
+        store.log_environment(self.session_run_id, files, env_tags)
+
+    def environment_payload(self) -> tuple[dict[str, str], dict[str, str]]:
+        """``environment/`` files and tags, computed once per process."""
+        if self._environment is None:
+            info = environment.python_info()
+            git = context.find_git(self.rootpath)
+            files = {
+                "requirements.txt": environment.requirements_txt(git.root if git else None),
+                "python.json": json.dumps(info, indent=2, sort_keys=True) + "\n",
+            }
+            tags = {"python.version": info["python_version"], "platform": info["platform"]}
+            self._environment = (files, tags)
+        return self._environment
+
+    def worker_input(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _WORKER_KEYS}
+
+    # ------------------------------------------------------------------ per test
+    def begin_test(self, nodeid: str, marker: MarkerSpec | None) -> None:
+        tags = marker.run_tags(nodeid) if marker else {}
+        if tags:
+            os.environ[session_env.ENV_TEST_TAGS] = json.dumps(tags)
+        self._ledger_size = _size(os.environ.get(session_env.ENV_LEDGER))
+
+    def end_test(self, nodeid: str) -> list[Finding]:
+        """Findings on the runs this test made (only looked for when it made some)."""
+        os.environ.pop(session_env.ENV_TEST_TAGS, None)
+        if not (self.active and self.settings.gate_on and self.settings.test_findings):
+            return []
+        if _size(os.environ.get(session_env.ENV_LEDGER)) == self._ledger_size:
+            return []  # no process wrote "I am starting a run" during this test
+        assert self.session_id is not None
+        try:
+            report = self._check(
+                {session_env.TAG_SESSION: self.session_id, session_env.TAG_TEST_NODEID: nodeid}
+            )
+        except Exception as exc:
+            self.problem = _describe(exc, self.display_uri)
+            return []
+        return [f for f in report.findings if f.run_id != self.session_run_id]
+
+    def _check(self, run_tags: Mapping[str, str] | None, experiments: Sequence[str] = ()) -> Report:
+        from .gate import CheckOptions, run_check
+
+        options = CheckOptions(
+            tracking_uri=self.tracking_uri,
+            config_path=self.config_path,
+            experiments=experiments,
+            baseline=self.settings.baseline,
+            run_tags=dict(run_tags or {}),
+            workers=4,
+        )
+        return run_check(options)
+
+    def record(self, when: str, outcome: str, xfail: bool) -> None:
+        """Count one phase report the way pytest's summary line does."""
+        if when == "call":
+            key = {
+                "passed": "xpassed" if xfail else "passed",
+                "failed": "failed",
+                "skipped": "xfailed" if xfail else "skipped",
+            }[outcome]
+            self.counts[key] += 1
+        elif outcome == "failed":
+            self.counts["errors"] += 1
+        elif outcome == "skipped":
+            self.counts["skipped"] += 1
+
+    # ------------------------------------------------------------------ controller: finish
+    def finish(self, exitstatus: int, interrupted: bool) -> bool:
+        """End leftover runs, run the gate, close the session run. True: fail the build."""
+        try:
+            if not self.settings.enabled or self.session_run_id is None or self.problem:
+                return self.settings.gate_on and self.problem is not None
+            return self._finish(exitstatus, interrupted)
+        finally:
+            self._restore()
+
+    def _finish(self, exitstatus: int, interrupted: bool) -> bool:
+        from .mlflow_io.connect import bounded_http
+        from .mlflow_io.session_run import SessionStore
+
+        assert self.tracking_uri and self.session_id and self.session_run_id
+        with bounded_http():
+            store = SessionStore(self.tracking_uri)
+            try:
+                self.swept = store.sweep_running(
+                    self.session_id, "KILLED", keep=self.session_run_id
+                )
+                if self.settings.gate_on:
+                    self.report = self._gate(store)
+                    self.run_tests = store.run_tests(self.session_id)
+            except Exception as exc:
+                self.problem = _describe(exc, self.display_uri)
+            failing = self.settings.mode == "enforce" and (
+                self.problem is not None or bool(self.report and self.report.summary()["error"])
+            )
+            if interrupted:
+                self.status = "KILLED"
+            else:
+                self.status = "FAILED" if exitstatus != 0 or failing else "FINISHED"
+            try:
+                store.finish_session_run(
+                    self.session_run_id,
+                    self.status,
+                    self._metrics(),
+                    {"pytest.outcome": self.status.lower()},
+                    self._report_files(),
+                )
+            except Exception as exc:
+                self.problem = self.problem or _describe(exc, self.display_uri)
+                failing = self.settings.mode == "enforce"
+        self._write_reports()
+        return failing
+
+    def _gate(self, store: Any) -> Report:
+        assert self.session_id is not None
+        if self.settings.scope == "session":
+            return self._check({session_env.TAG_SESSION: self.session_id})
+        if self.settings.scope == "experiment":
+            names = store.session_experiments(self.session_id)
+            return self._check(None, [_glob_escape(n) for n in names] or [self.experiment])
+        return self._check(None)
+
+    def _metrics(self) -> dict[str, float]:
+        metrics = {
+            f"tests.{k}": float(self.counts.get(k, 0))
+            for k in ("passed", "failed", "skipped", "errors", "xfailed", "xpassed")
+        }
+        metrics["tests.duration_seconds"] = round(time.monotonic() - self._started, 3)
+        if self.report is not None:
+            summary = self.report.summary()
+            metrics["mlflow_guard.errors"] = float(summary["error"])
+            metrics["mlflow_guard.warnings"] = float(summary["warning"])
+        return metrics
+
+    def _report_files(self) -> dict[str, str]:
+        if self.report is None:
+            return {}
+        from .reporters import render
+
+        return {
+            "report.json": render("json", self.report),
+            "report.txt": render("text", self.report),
+        }
+
+    def _write_reports(self) -> None:
+        if self.report is None:
+            return
+        from .reporters import render
+
+        for fmt, path in self.settings.reports:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(render(fmt, self.report), encoding="utf-8")
+
+    def _restore(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        if self._ledger is not None:
+            self._ledger.unlink(missing_ok=True)
+            self._ledger = None
+        if self._isolated is not None:
+            self._isolated.close()
+            self._isolated = None
+
+
+_WORKER_KEYS = ("session_id", "session_run_id", "experiment_id", "tracking_uri", "problem")
+
+
+def _tmpdir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def _size(path: str | None) -> int:
+    try:
+        return os.stat(path).st_size if path else 0
+    except OSError:
+        return 0
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _safe_args(args: Sequence[str]) -> str:
+    import shlex
+
+    return shlex.join(context._redact_args(list(args)))[: context.MAX_COMMAND_LENGTH]
+
+
+def _describe(exc: BaseException, uri: str) -> str:
+    from .mlflow_io.links import redact_uri
+
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    message = str(message).splitlines()[0] if str(message).strip() else type(exc).__name__
+    return f"tracking store {redact_uri(uri)} unusable: {message}"

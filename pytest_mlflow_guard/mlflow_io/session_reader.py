@@ -1,0 +1,110 @@
+"""Reading only what one pytest session (or one test) made: runs carrying its tags.
+
+``SessionReader`` narrows ``StoreReader`` three ways: runs must carry the given tags (the session
+id the run-context provider stamps, optionally the test's node id); experiments are those holding
+such runs; registered models are reduced to the versions registered from such runs. Nothing made
+before the session is read, so a team store's history never fails a test run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mlflow.entities import ViewType
+
+from ..records import ExperimentRecord, RegisteredModelRecord, RunRecord
+from .paging import pages, version_run_id
+from .reader import StoreReader
+from .scope import quote
+
+__all__ = ["SessionReader"]
+
+_PER_RUN_LOOKUPS = 20  # up to this many runs, ask for each run's versions; past it, list all
+
+
+class SessionReader(StoreReader):
+    def __init__(self, tracking_uri: str, run_tags: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(tracking_uri, **kwargs)
+        clauses = [f"tags.`{key}` = {quote(value)}" for key, value in run_tags.items()]
+        self._filter = " AND ".join(c for c in (self._filter, *clauses) if c)
+        self._session_runs: dict[str, RunRecord] = {}
+        self._experiment_ids: set[str] | None = None
+
+    def _version_run_ids(self) -> set[str]:
+        return set()  # every run of the session is kept (iter_runs), no listing needed up front
+
+    def _matching_experiment_ids(self) -> set[str]:
+        ids = [
+            e.experiment_id
+            for page in pages(
+                lambda token: self.client.search_experiments(
+                    view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token
+                )
+            )
+            for e in page
+        ]
+        found: set[str] = set()
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            for page in pages(
+                lambda token, chunk=chunk: self.client.search_runs(  # type: ignore[misc]
+                    chunk, filter_string=self._filter, max_results=1000, page_token=token
+                )
+            ):
+                found.update(str(run.info.experiment_id) for run in page)
+        return found
+
+    def iter_experiments(self) -> Iterator[ExperimentRecord]:
+        if self._experiment_ids is None:
+            self._experiment_ids = self._matching_experiment_ids()
+        for experiment in super().iter_experiments():
+            if experiment.experiment_id in self._experiment_ids:
+                yield experiment
+
+    def iter_runs(self, experiment: ExperimentRecord) -> Iterator[RunRecord]:
+        for record in super().iter_runs(experiment):
+            self._session_runs[record.run_id] = record
+            self._run_cache[record.run_id] = record  # versions find their source run here
+            yield record
+
+    def iter_registered_models(self) -> Iterator[RegisteredModelRecord]:
+        if not self._session_runs:
+            return
+        by_name: dict[str, list[Any]] = {}
+        for mv in self._session_versions():
+            by_name.setdefault(mv.name, []).append(mv)
+        for name in sorted(by_name):
+            rm = self.client.get_registered_model(name)
+            aliases: dict[str, list[str]] = {}
+            for alias, version in (getattr(rm, "aliases", None) or {}).items():
+                aliases.setdefault(str(version), []).append(alias)
+            items = [
+                (mv, tuple(sorted({*(mv.aliases or ()), *aliases.get(str(mv.version), ())})))
+                for mv in sorted(by_name[name], key=lambda v: int(v.version))
+            ]
+            versions = tuple(self._map(self._version_record, items))
+            yield RegisteredModelRecord(
+                name=name,
+                tags=dict(rm.tags or {}),
+                aliases={a: v.version for v in versions for a in v.aliases},
+                versions=versions,
+            )
+
+    def _session_versions(self) -> Iterator[Any]:
+        runs = set(self._session_runs)
+        if len(runs) <= _PER_RUN_LOOKUPS:
+            for run_id in sorted(runs):
+                for page in pages(
+                    lambda token, run_id=run_id: self.client.search_model_versions(  # type: ignore[misc]
+                        f"run_id = {quote(run_id)}", max_results=self.page_size, page_token=token
+                    )
+                ):
+                    yield from page
+            return
+        for page in pages(
+            lambda token: self.client.search_model_versions(
+                max_results=self.page_size, page_token=token
+            )
+        ):
+            yield from (mv for mv in page if version_run_id(mv) in runs)

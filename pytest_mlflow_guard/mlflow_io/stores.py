@@ -1,0 +1,112 @@
+"""Preparing sqlite stores before tests write to them: fast, and race free under xdist.
+
+Creating MLflow's schema runs ~60 alembic migrations (about 1.4 s here), and several processes
+migrating one new database at once fail (4 xdist workers on a fresh store: 10 failures in 12
+tries). So a migrated, empty database is built once per MLflow version into a cache directory
+and *copied*: into a fresh throwaway store per session (isolated mode), or into place when the
+configured sqlite file does not exist yet, by the xdist controller before any worker starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .connect import _sqlite_path
+
+__all__ = ["IsolatedStore", "ensure_sqlite_store", "template_db"]
+
+# MLflow reads this when it builds a sqlite store without an artifact root of its own (it is
+# how `mlflow server` passes its root down); the throwaway store keeps its artifacts beside it
+# instead of in ./mlruns of whatever directory a test runs in.
+ARTIFACT_ROOT_ENV = "_MLFLOW_SERVER_ARTIFACT_ROOT"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "mlflow-guard"
+
+
+def template_db() -> Path:
+    """A migrated empty MLflow database for the installed MLflow (built on first use)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    for folder in (_cache_dir(), Path(tempfile.gettempdir()) / "mlflow-guard-cache"):
+        target = folder / f"store-template-mlflow-{mlflow.__version__}.db"
+        if target.is_file() and target.stat().st_size > 0:
+            return target
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".building-", suffix=".db", dir=folder)
+        except OSError:
+            continue  # read-only home: try the temp directory
+        os.close(fd)
+        os.unlink(tmp)  # sqlite must create the file itself
+        try:
+            MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments(max_results=1)
+            # Two sessions building at once both succeed; os.replace keeps one, atomically.
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return target
+    raise OSError("no writable cache directory for the MLflow store template")
+
+
+def _copy_into_place(template: Path, target: Path) -> bool:
+    """Copy ``template`` to ``target`` unless something is already there (never overwrite)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mlflow-guard-", suffix=".db", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(template, tmp)
+        try:
+            os.link(tmp, target)  # fails if target exists: a concurrent creator wins
+            return True
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this filesystem
+            if target.exists():
+                return False
+            os.replace(tmp, target)
+            return True
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def ensure_sqlite_store(tracking_uri: str) -> bool:
+    """For a ``sqlite:`` URI whose file is missing or empty, put a migrated database there.
+
+    Returns True when a database was created. Other URIs and existing databases are left alone
+    (an older schema is migrated by MLflow on first open: the controller opens it once).
+    """
+    if not tracking_uri.lower().startswith("sqlite:"):
+        return False
+    raw = _sqlite_path(tracking_uri)
+    if raw is None:
+        return False
+    path = Path(raw)
+    if path.is_file() and path.stat().st_size > 0:
+        return False
+    if path.is_file():  # an empty file: sqlite would treat it as a new database
+        path.unlink()
+    return _copy_into_place(template_db(), path)
+
+
+class IsolatedStore:
+    """A throwaway sqlite store and artifact folder for one session; ``close()`` removes it."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="mlflow-guard-session-"))
+        self.db = self.root / "mlflow.db"
+        self.artifacts = self.root / "artifacts"
+        self.artifacts.mkdir()
+        shutil.copyfile(template_db(), self.db)
+        self.tracking_uri = f"sqlite:///{self.db}"
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

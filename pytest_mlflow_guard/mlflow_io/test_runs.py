@@ -1,0 +1,154 @@
+"""The MLflow side of the ``mlflow_run`` and ``tracker`` fixtures.
+
+Both must leave MLflow's process-wide state as they found it: the tracking URI (MLflow keeps it in
+a module global *and* mirrors it into ``MLFLOW_TRACKING_URI``), the active experiment and the
+active-run stack. A test that uses them next to its own ``mlflow.start_run()`` calls, or the
+test after it, sees no difference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from ..context import TAG_MODEL_TYPE
+from .writer import client as make_client
+
+__all__ = ["FixtureRun", "preserved_mlflow_state"]
+
+NO_MODEL = "none"  # model.type of a run that logged no model (the tag is required on every run)
+_FLAVOR_SKIP = ("python_function",)
+
+
+@contextmanager
+def preserved_mlflow_state() -> Iterator[None]:
+    """Put back MLflow's tracking URI (global and env), active experiment and run stack."""
+    import mlflow
+    import mlflow.tracking.fluent as fluent
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    uri = getattr(tracking_utils, "_tracking_uri", None)
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    experiment = getattr(fluent, "_active_experiment_id", None)
+    env_experiment = {
+        k: os.environ.get(k) for k in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+    }
+    depth = len(fluent._active_run_stack.get())  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        stack = fluent._active_run_stack.get()  # type: ignore[no-untyped-call]
+        while len(stack) > depth:  # runs our fixture started and left open (never the test's own)
+            mlflow.end_run("KILLED")
+        tracking_utils._tracking_uri = uri
+        _restore_env("MLFLOW_TRACKING_URI", env_uri)
+        fluent._active_experiment_id = experiment
+        for key, value in env_experiment.items():
+            _restore_env(key, value)
+
+
+def _restore_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
+
+
+class FixtureRun:
+    """The run behind ``mlflow_run``: started on MLflow's active-run stack, ended at teardown."""
+
+    def __init__(
+        self,
+        tracking_uri: str | None,
+        experiment_name: str,
+        run_name: str,
+        tags: Mapping[str, str],
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.run_name = run_name
+        self.tags = dict(tags)
+        self.run_id: str | None = None
+
+    def start(self) -> Any:
+        import mlflow
+
+        from .writer import experiment_id_for
+
+        if self.tracking_uri and self.tracking_uri != mlflow.get_tracking_uri():
+            mlflow.set_tracking_uri(self.tracking_uri)  # put back by preserved_mlflow_state
+        experiment_id, _ = experiment_id_for(make_client(self.tracking_uri), self.experiment_name)
+        # nested only when the test's setup already opened a run: then that one is the parent
+        nested = mlflow.active_run() is not None
+        tags = dict(self.tags)
+        if nested:
+            tags.pop("mlflow.parentRunId", None)
+        active = mlflow.start_run(
+            experiment_id=experiment_id, run_name=self.run_name, tags=tags, nested=nested
+        )
+        self.run_id = active.info.run_id
+        return active
+
+    def finish(self, status: str, tags: Mapping[str, str], environment: Any = None) -> None:
+        """Tag the outcome, fill ``model.type`` from a logged model, record the environment of a
+        run that logged a model (MLG501), and end the run with ``status``."""
+        import mlflow
+
+        assert self.run_id is not None
+        client = make_client(self.tracking_uri)
+        run = client.get_run(self.run_id)
+        extra = dict(tags)
+        flavors = _logged_flavors(client, run)
+        if flavors and run.data.tags.get(TAG_MODEL_TYPE, NO_MODEL) == NO_MODEL:
+            extra[TAG_MODEL_TYPE] = flavors[0]
+        if flavors and environment is not None and not _has_environment(client, self.run_id):
+            files, env_tags = environment()
+            from .writer import log_text_files
+
+            log_text_files(client, self.run_id, files, "environment")
+            extra.update(env_tags)
+        if extra:
+            from .writer import set_tags
+
+            set_tags(client, self.run_id, extra)
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == self.run_id:
+            mlflow.end_run(status)
+        elif run.info.status == "RUNNING":  # the test ended it already, or left others above it
+            client.set_terminated(self.run_id, status)
+
+
+def _logged_flavors(client: Any, run: Any) -> list[str]:
+    """Flavors of the models the run logged (MLflow 3 LoggedModels, or MLflow 2 history)."""
+    from mlflow.exceptions import MlflowException
+
+    flavors: list[str] = []
+    try:
+        models = client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run.info.run_id}'",
+        )
+    except MlflowException:
+        models = []
+    for model in models:
+        from .artifacts import model_facts, read_mlmodel
+
+        found = model_facts(read_mlmodel(model.artifact_location, client.tracking_uri))[2]
+        flavors.extend(f for f in found if f not in _FLAVOR_SKIP)
+        if not found:
+            flavors.append("unknown")
+    history = run.data.tags.get("mlflow.log-model.history")
+    if history and not flavors:
+        import json
+
+        for entry in json.loads(history):
+            flavors.extend(f for f in entry.get("flavors", {}) if f not in _FLAVOR_SKIP)
+    return flavors
+
+
+def _has_environment(client: Any, run_id: str) -> bool:
+    return any(
+        a.path.endswith("requirements.txt") for a in client.list_artifacts(run_id, "environment")
+    )
