@@ -242,8 +242,10 @@ class Engine:
         hits: list[_Hit] = []
         for rule in plan.by_kind[kind]:
             for message in rule.check(obj, plan.ctx):
-                # any() stops at the first claim: the object's own tag gets the credit first
-                if any(sup.claim(rule.code) for sup in sups):
+                # Every tag covering the hit is used, not just the first: MLflow 3 copies a run's
+                # tags onto the models it logs, so the run's entry and the model's copy of it
+                # both suppress, and neither is stale (MLG001).
+                if [sup.claim(rule.code) for sup in sups].count(True):
                     continue
                 hits.append(_Hit(rule, plan.severities[rule.code], message))
         return hits

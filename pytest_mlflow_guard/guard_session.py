@@ -156,6 +156,8 @@ class GuardSession:
         from .mlflow_io.writer import resolved_tracking_uri
 
         self.session_id = uuid.uuid4().hex
+        # inherited from a pytest that started this one: it names a test of that other session
+        os.environ.pop("PYTEST_CURRENT_TEST", None)
         try:
             if self.settings.isolated:
                 self._isolated = stores.IsolatedStore()

@@ -215,13 +215,14 @@ def header_line(settings: Settings, tracking_uri: str, experiment: str) -> str:
     from .mlflow_io.links import redact_uri
 
     s = settings.sources
-    mode = settings.mode if settings.enabled else "not switched on (fixtures only)"
-    parts = [f"mode={mode} ({s.get('mode' if settings.enabled else 'enabled', 'default')})"]
-    if settings.enabled:
-        store = "isolated throwaway " if settings.isolated else ""
-        parts += [
-            f"tracking={store}{redact_uri(tracking_uri)} ({s.get('tracking_uri', 'default')})",
-            f"experiment={experiment} ({s.get('experiment', 'default')})",
-            f"scope={settings.scope} ({s.get('scope', 'default')})",
-        ]
+    if not settings.enabled:
+        return f"mlflow-guard: mode=not switched on (fixtures only) ({s.get('enabled', 'default')})"
+    store = "isolated throwaway " if settings.isolated else ""
+    parts = [
+        f"on ({s.get('enabled', 'default')})",
+        f"mode={settings.mode} ({s.get('mode', 'default')})",
+        f"tracking={store}{redact_uri(tracking_uri)} ({s.get('tracking_uri', 'default')})",
+        f"experiment={experiment} ({s.get('experiment', 'default')})",
+        f"scope={settings.scope} ({s.get('scope', 'default')})",
+    ]
     return "mlflow-guard: " + ", ".join(parts)

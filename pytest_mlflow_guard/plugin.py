@@ -187,18 +187,17 @@ class _Counter:
         self.guard.record(report.when or "", report.outcome, hasattr(report, "wasxfail"))
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    guard = _guard(item.config)
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # a plain hook, not a wrapper: a bad marker fails this test's setup like any setup error
     marker = item.get_closest_marker("mlflow_guard")
+    item.stash[MARKER_KEY] = None
     try:
         spec = MarkerSpec.parse(marker.kwargs, item.nodeid) if marker else None
     except ConfigError as exc:
-        item.stash[MARKER_KEY] = None
         pytest.fail(str(exc), pytrace=False)
     item.stash[MARKER_KEY] = spec
-    guard.begin_test(item.nodeid, spec)
-    return (yield)
+    _guard(item.config).begin_test(item.nodeid, spec)
 
 
 @pytest.hookimpl(wrapper=True)

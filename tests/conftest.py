@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,87 @@ def server(_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=15)
         log.close()
+
+
+class GuardedProject:
+    """A pytester project under git, with a pyproject switching the guard on, and its store."""
+
+    def __init__(self, pytester: pytest.Pytester, uri: str) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        self.uri = uri
+
+    def commit(self) -> str:
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "-m", "tests", "--allow-empty")
+        return git(self.path, "rev-parse", "HEAD")
+
+    def run(self, *args: str, timeout: float = 240) -> pytest.RunResult:
+        return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=timeout)
+
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri)
+
+    def runs(self) -> list[Any]:
+        """Every run in the store, oldest first."""
+        from mlflow.entities import ViewType
+
+        c = self.client()
+        ids = [e.experiment_id for e in c.search_experiments(view_type=ViewType.ALL)]
+        return list(
+            c.search_runs(ids, run_view_type=ViewType.ALL, order_by=["attributes.start_time ASC"])
+        )
+
+    def session_runs(self) -> list[Any]:
+        return [r for r in self.runs() if r.info.run_name and "mlflow.parentRunId" not in
+                r.data.tags and "pytest.args" in r.data.tags]  # fmt: skip
+
+
+GUARDED_PYPROJECT = """\
+[project]
+name = "mushroom-growth"
+version = "0.0.1"
+
+[tool.pytest.ini_options]
+mlflow_guard = true
+
+[tool.mlflow-guard.scope]
+experiments = ["mushroom/*"]
+"""
+
+
+# The real cache, read before pytester points HOME at a temporary folder: every pytester session
+# would otherwise migrate its own store template (1.4 s) instead of copying the shared one.
+_CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+
+
+@pytest.fixture(scope="session")
+def _mlflow_loaded(_template_db: Path) -> None:
+    """Import what the assertions use *before* pytester snapshots ``sys.modules``: modules first
+    imported inside a pytester test are dropped at its teardown, which leaves MLflow's lazily
+    imported package half-initialised for the next test in the worker."""
+    import mlflow.sklearn  # noqa: F401
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{_template_db}")
+    client.search_runs(["0"])
+    client.search_registered_models()
+
+
+@pytest.fixture
+def guarded(
+    _mlflow_loaded: None, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> GuardedProject:
+    """A guarded test project in a fresh git repository; its store is a new sqlite file."""
+    monkeypatch.setenv("XDG_CACHE_HOME", _CACHE_HOME)
+    git(pytester.path, "init", "-q", "-b", "main")
+    (pytester.path / "pyproject.toml").write_text(GUARDED_PYPROJECT)
+    uri = f"sqlite:///{pytester.path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for var in ("GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "CI", "MLFLOW_GUARD_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    project = GuardedProject(pytester, uri)
+    project.commit()
+    return project

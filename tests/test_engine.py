@@ -292,13 +292,15 @@ def test_run_suppression_covers_logged_models_and_counts_as_used() -> None:
     assert (finding.rule, finding.object_type) == ("MLG001", "run")
 
 
-def test_a_childs_own_entry_takes_the_credit() -> None:
+def test_an_entry_repeated_on_the_child_is_used_on_both() -> None:
+    # MLflow 3 stamps a run's context tags onto the models it logs, so a suppression that reaches
+    # the run through the run-context provider (the pytest marker) is on the model too: neither
+    # copy is stale. Seen with @pytest.mark.mlflow_guard(ignore=["MLG301"]) and a real store.
     run = make_run(
         tags=suppress("MLG301"),
         logged_models=(make_model(has_signature=False, tags=suppress("MLG301")),),
     )
-    findings = check([run])
-    assert [(f.rule, f.object_type) for f in findings] == [("MLG001", "run")]
+    assert check([run]) == []
 
 
 def test_switched_off_rule_entries_are_judged_by_running_the_rule() -> None:
