@@ -167,6 +167,11 @@ class GuardSession:
             self.tracking_uri = uri
             # runs made anywhere in this session (workers, subprocesses) go to this store
             self._export("MLFLOW_TRACKING_URI", uri)
+            # a server dying mid-session must cost seconds per call, not MLflow's minutes of
+            # retries; values the user set win
+            for key, value in _BOUNDED_HTTP.items():
+                if key not in os.environ:
+                    self._export(key, value)
             stores.ensure_sqlite_store(uri)
             probe(uri)
             ledger = Path(self._isolated.root if self._isolated else _tmpdir()) / (
@@ -279,7 +284,7 @@ class GuardSession:
         """End leftover runs, run the gate, close the session run. True: fail the build."""
         try:
             if not self.settings.enabled or self.session_run_id is None or self.problem:
-                return self.settings.gate_on and self.problem is not None
+                return self.settings.mode == "enforce" and self.problem is not None
             return self._finish(exitstatus, interrupted)
         finally:
             self._restore()
@@ -377,6 +382,7 @@ class GuardSession:
             self._isolated = None
 
 
+_BOUNDED_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 _WORKER_KEYS = ("session_id", "session_run_id", "experiment_id", "tracking_uri", "problem")
 
 
