@@ -45,7 +45,8 @@ def test_session_run_once_with_tags_and_children(
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
-            "mlflow-guard: on (ini), mode=enforce (default), tracking=sqlite:*(env MLFLOW_TRACKING_URI)*"
+            "mlflow-guard: on (ini), mode=enforce (default), "
+            "tracking=sqlite:*(env MLFLOW_TRACKING_URI)*"
         ]
     )
     result.stdout.fnmatch_lines(["*= mlflow-guard =*", "0 error(s), 0 warning(s) in 4 run(s)*"])
@@ -174,15 +175,17 @@ def test_runs_of_subprocesses_are_caught_older_runs_are_not(
 PLAIN_START_RUN = """
 import mlflow
 
+TAGS = {"run.mode": "validation", "model.type": "none"}
+
 def test_users_own_run():
     mlflow.set_experiment("mushroom/exploration")
-    with mlflow.start_run(run_name="manual", tags={"run.mode": "validation", "model.type": "none"}):
+    with mlflow.start_run(run_name="manual", tags=TAGS):
         mlflow.log_param("x", 1)
     assert mlflow.active_run() is None
 
 def test_own_run_next_to_tracker(tracker):
     mlflow.set_experiment("mushroom/exploration")
-    with mlflow.start_run(run_name="manual-2", tags={"run.mode": "validation", "model.type": "none"}):
+    with mlflow.start_run(run_name="manual-2", tags=TAGS):
         mlflow.log_param("y", 2)
     with tracker.start_run(run_name="tracked"):
         tracker.log_params({"z": 3})
