@@ -133,7 +133,7 @@ class ExperimentTracker:
         tags: Mapping[str, Any] | None = None,
         *,
         run_mode: str | None = None,
-        nested: bool = False,
+        nested: bool | None = None,
         description: str | None = None,
     ) -> Iterator[Any]:
         """Start a run tagged with the conventions; yields MLflow's ``ActiveRun``.
@@ -142,6 +142,8 @@ class ExperimentTracker:
         propagates. A ``ConventionError`` from inside the block rolls the attempt back instead
         (versions it registered, logged models, the run, an experiment made for it): a refused
         attempt would only fail the gate, and a version left pointing at it would mislead.
+
+        ``nested`` defaults to "when another run is active": then the new run is its child.
         """
         from .mlflow_io import writer
 
@@ -151,6 +153,10 @@ class ExperimentTracker:
             run_name = f"{datetime.now():%Y%m%d-%H%M%S}_{context.current_user()}"
         conventions.check_run_name(run_name, self.config)
         merged = self.build_tags(tags, run_mode)
+        if nested is None:  # inside another run (say the mlflow_run fixture's): become its child
+            nested = writer.has_active_run()
+        if nested:
+            merged.pop("mlflow.parentRunId", None)  # MLflow sets it to the enclosing run
         experiment_id, created = writer.experiment_id_for(self.client, self.experiment_name)
         try:
             with context.tags_supplied():

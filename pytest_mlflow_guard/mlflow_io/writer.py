@@ -121,6 +121,12 @@ def start_fluent_run(
     )
 
 
+def has_active_run() -> bool:
+    import mlflow
+
+    return mlflow.active_run() is not None
+
+
 def end_run(status: str) -> None:
     import mlflow
 
