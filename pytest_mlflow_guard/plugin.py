@@ -217,21 +217,20 @@ def pytest_runtest_teardown(
     from .session_summary import findings_block
 
     guard = _guard(item.config)
-    findings = guard.end_test(item.nodeid)
-    errors = [f for f in findings if f.severity == "error"]
-    if guard.settings.mode == "enforce" and errors:
+    # errors only: warning-level findings would repeat, per test, what the summary lists once
+    errors = [f for f in guard.end_test(item.nodeid) if f.severity == "error"]
+    if errors and guard.settings.mode == "enforce":
         pytest.fail(
-            f"mlflow-guard: runs made by this test break the team's conventions:\n"
-            f"{findings_block(findings)}",
+            "mlflow-guard: runs made by this test break the team's conventions:\n"
+            + findings_block(errors),
             pytrace=False,
         )
-    if findings:
+    if errors:
         warnings.warn(
-            MlflowGuardWarning(
-                "mlflow-guard findings on runs made by this test:\n" + findings_block(findings)
-            ),
+            MlflowGuardWarning("mlflow-guard: runs made by this test break the team's "
+                               "conventions (warn mode):\n" + findings_block(errors)),
             stacklevel=1,
-        )
+        )  # fmt: skip
     return result
 
 
