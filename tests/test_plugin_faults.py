@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import GuardedProject, _free_port
+from guard_testing import GuardedProject, _free_port
 
 XDIST = [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")]
 

@@ -66,13 +66,21 @@ def test_report_targets_and_booleans() -> None:
 
 def test_ci_tags_for_each_provider_and_no_credentials() -> None:
     github = ci_tags(
-        {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "t/r", "GITHUB_RUN_ID": "9",
-         "GITHUB_RUN_ATTEMPT": "2", "GITHUB_TOKEN": "ghp_x"}  # fmt: skip
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REPOSITORY": "t/r",
+            "GITHUB_RUN_ID": "9",
+            "GITHUB_RUN_ATTEMPT": "2",
+            "GITHUB_TOKEN": "ghp_x",
+        }
     )
     assert github["ci.run_url"] == "https://github.com/t/r/actions/runs/9/attempts/2"
     assert "ghp_x" not in str(github)
     gitlab = ci_tags({"GITLAB_CI": "true", "CI_PIPELINE_URL": "https://gl.example/p/-/pipelines/5"})
-    assert gitlab == {"ci.provider": "gitlab-ci", "ci.run_url": "https://gl.example/p/-/pipelines/5"}
+    assert gitlab == {
+        "ci.provider": "gitlab-ci",
+        "ci.run_url": "https://gl.example/p/-/pipelines/5",
+    }
     jenkins = ci_tags({"JENKINS_URL": "x", "BUILD_URL": "https://bob:tok3n@ci.example/job/7/"})
     assert jenkins["ci.run_url"] == "https://ci.example/job/7/"
     assert ci_tags({}) == {}
@@ -95,9 +103,9 @@ def test_marker_spec_validation_and_tags() -> None:
         "mlflow_guard.ignore": "MLG301",
         "mlflow_guard.ignore_reason": "@pytest.mark.mlflow_guard on t.py::x",
     }
-    with pytest.raises(ConfigError, match="t.py::x: unknown argument 'igonre'"):
+    with pytest.raises(ConfigError, match=r"t\.py::x: unknown argument 'igonre'"):
         MarkerSpec.parse({"igonre": ["MLG301"]}, "t.py::x")
-    with pytest.raises(ConfigError, match="tags=.* is not a dict"):
+    with pytest.raises(ConfigError, match=r"tags=.* is not a dict"):
         MarkerSpec.parse({"tags": ["a"]}, "t.py::x")
 
 
@@ -119,8 +127,11 @@ def test_prepared_store_survives_four_processes_opening_it(tmp_path: Path) -> No
     template_db()  # built once per MLflow version, outside the race
     uri = f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
     processes = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT_OPEN, uri, "prepare"],
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_OPEN, uri, "prepare"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     errors = [p.communicate(timeout=120)[1] for p in processes]
@@ -133,7 +144,7 @@ def test_fixture_state_is_restored(pytester: pytest.Pytester, tmp_path: Path) ->
         f"""
         import mlflow
 
-        URI = "sqlite:///{tmp_path / 'user.db'}"
+        URI = "sqlite:///{tmp_path / "user.db"}"
 
         def test_a_user_setup():
             mlflow.set_tracking_uri(URI)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GuardedProject, git
+from guard_testing import GuardedProject, git
 
 XDIST = [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")]
 

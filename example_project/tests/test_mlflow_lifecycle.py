@@ -91,7 +91,7 @@ def test_quality_bar_with_the_tracker_fixture(tracker: ExperimentTracker) -> Non
 
 
 def test_metrics_land_in_the_mlflow_run_fixture(mlflow_run: mlflow.ActiveRun) -> None:
-    X, y = make_dataset(n_samples=200, seed=5)
+    _, y = make_dataset(n_samples=200, seed=5)
     counts = np.bincount(np.asarray(y), minlength=4)
     mlflow.log_params({"n_samples": 200, "seed": 5})
     mlflow.log_metrics({f"share.stage_{i}": float(c) / 200 for i, c in enumerate(counts)})
