@@ -78,10 +78,61 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("rule", nargs="?", help="a rule code or name, e.g. MLG201")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    reproduce = sub.add_parser("reproduce", help="print the steps that replay a run")
-    reproduce.add_argument("run_id")
-    reproduce.add_argument("--tracking-uri")
+    _add_reproduce(sub)
     return parser
+
+
+def _add_reproduce(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .reproduce.names import DEFAULT_ATOL, DEFAULT_RTOL
+
+    reproduce = sub.add_parser(
+        "reproduce",
+        help="replay a run from its commit, command and params, and compare its metrics",
+        description="Pre-flight checks, replay in a temporary git worktree, metric comparison. "
+        "Exit 0 reproduced, 1 not reproduced, 2 cannot replay.",
+    )
+    reproduce.add_argument("run_id")
+    reproduce.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else MLflow's")
+    reproduce.add_argument(
+        "--repo", help="the git repository to replay from (default: the one holding the cwd)"
+    )
+    reproduce.add_argument(
+        "--check-only", action="store_true", help="stop after the pre-flight checks"
+    )
+    reproduce.add_argument(
+        "--print-steps", action="store_true", help="only print the manual replay steps"
+    )
+    reproduce.add_argument(
+        "--env",
+        choices=("current", "recorded"),
+        default="current",
+        help="current interpreter (default), or a fresh virtualenv from the recorded requirements",
+    )
+    reproduce.add_argument("--python", help="interpreter for the --env recorded virtualenv")
+    reproduce.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="relative tolerance")
+    reproduce.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="absolute tolerance")
+    reproduce.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        metavar="METRIC=ABS|METRIC=PCT%",
+        help="per-metric tolerance, e.g. accuracy=0.01 or loss=0.5%%; METRIC may be a glob",
+    )
+    reproduce.add_argument(
+        "--metric", action="append", default=[], metavar="GLOB", help="compare only these"
+    )
+    reproduce.add_argument(
+        "--ignore-metric",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="metrics not to compare, e.g. timings (system/* always)",
+    )
+    reproduce.add_argument(
+        "--ignore-param", action="append", default=[], metavar="GLOB", help="params not to compare"
+    )
+    reproduce.add_argument("--timeout", type=float, help="stop the replay after SECONDS")
+    reproduce.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def _pairs(formats: list[str] | None, outputs: list[str] | None) -> list[tuple[str, str | None]]:
@@ -170,9 +221,47 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import reproduction_steps
+    """The report goes to stdout, the replayed command's own output to stderr, so
+    ``--format json`` output stays parseable."""
+    from .reproduce.compare import Tolerance, parse_tolerance
+    from .reproduce.report import render
+    from .reproduce.runner import DEFAULT_IGNORED_METRICS, ReproduceOptions, reproduce_run
 
-    print(reproduction_steps(args.run_id, args.tracking_uri))
+    if args.print_steps:
+        return _print_steps(args)
+    if args.rtol < 0 or args.atol < 0:
+        raise GuardError("--rtol and --atol cannot be negative")
+    options = ReproduceOptions(
+        run_id=args.run_id,
+        tracking_uri=args.tracking_uri,
+        repo=Path(args.repo) if args.repo else None,
+        env=args.env,
+        python=args.python,
+        check_only=args.check_only,
+        tolerance=Tolerance(rtol=args.rtol, atol=args.atol),
+        tolerances=dict(parse_tolerance(spec) for spec in args.tolerance),
+        metrics=_split(args.metric),
+        ignore_metrics=[*DEFAULT_IGNORED_METRICS, *_split(args.ignore_metric)],
+        ignore_params=_split(args.ignore_param),
+        timeout_s=args.timeout,
+        output=sys.stderr,
+    )
+    result = reproduce_run(options)
+    sys.stdout.write(render(args.format, result))
+    return result.exit_code
+
+
+def _print_steps(args: argparse.Namespace) -> int:
+    from .mlflow_io import connect
+    from .mlflow_io import replay as io
+    from .reproduce.steps import shell_steps
+
+    uri = io.resolved_tracking_uri(args.tracking_uri)
+    connect.probe(uri)
+    facts = io.fetch_run(uri, args.run_id)
+    if facts is None:
+        raise GuardError(f"unknown run: {redact_uri(uri)} has no run {args.run_id!r}")
+    sys.stdout.write(shell_steps(facts, redact_uri(uri)))
     return EXIT_OK
 
 
