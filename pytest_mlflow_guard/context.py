@@ -27,6 +27,7 @@ from types import FrameType
 
 from . import session_env
 from .gitinfo import GitInfo, git_info, strip_credentials
+from .reproduce.names import ENV_REPRODUCTION_OF, TAG_REPRODUCTION_OF
 
 TAG_USER = "os.user"
 TAG_GIT_COMMIT = "git.commit"
@@ -229,6 +230,11 @@ def automatic_tags(code_path: Path | None = None) -> dict[str, str]:
     """The tags a run gets without the caller asking; caller tags are applied on top."""
     tags = {TAG_USER: current_user(), TAG_SOURCE_TYPE: source_type()}
     tags.update(session_tags())
+    # `mlflow-guard reproduce` runs the recorded command with this set: the replay's run says
+    # which run it reproduces from its first moment, not only once the replay has finished
+    reproduction_of = os.environ.get(ENV_REPRODUCTION_OF)
+    if reproduction_of:
+        tags[TAG_REPRODUCTION_OF] = reproduction_of
     command = source_command()
     if command:
         tags[TAG_SOURCE_COMMAND] = command

@@ -82,6 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ConfigError, GuardError) as exc:
         raise pytest.UsageError(f"mlflow-guard: {exc}") from None
     config.stash[SESSION_KEY] = guard
+    from . import pytest_reproduce  # the `reproduce` fixture and `reproducible` marker
+
+    if not config.pluginmanager.is_registered(pytest_reproduce):  # `-p` may have loaded it
+        config.pluginmanager.register(pytest_reproduce, "mlflow_guard.reproduce")
     if not _is_worker(config):
         config.pluginmanager.register(_Counter(guard), "mlflow_guard.counter")
     if config.pluginmanager.hasplugin("xdist"):
