@@ -65,7 +65,7 @@ OPTIONS: tuple[Option, ...] = (
         "mlflow_guard_experiment",
         "MLFLOW_GUARD_EXPERIMENT",
         "str",
-        "experiment of the session run and of the fixtures' runs (default: <project>/tests)",
+        "experiment of the session run and of the fixtures' runs (default: PROJECT/tests)",
     ),
     Option(
         "scope",
@@ -197,7 +197,7 @@ def resolve(
             ("ini", f"ini option {option.ini}", ini(option.ini)),
         )
         for source, where, raw in candidates:
-            if raw is None or raw == [] or raw == () or (raw is False and source == "cli"):
+            if raw is None or raw == [] or raw == ():
                 continue
             if isinstance(raw, str) and not raw.strip() and option.kind != "bool":
                 continue
@@ -226,3 +226,24 @@ def header_line(settings: Settings, tracking_uri: str, experiment: str) -> str:
         f"scope={settings.scope} ({s.get('scope', 'default')})",
     ]
     return "mlflow-guard: " + ", ".join(parts)
+
+
+def markdown_table() -> str:
+    """The options as the README's table (a test keeps the README in step with ``OPTIONS``)."""
+    rows = [
+        "| command line | ini key | environment | default | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for opt in OPTIONS:
+        value = {"list": "=FORMAT:PATH", "bool": ""}.get(opt.kind, "=VALUE")
+        if opt.choices:
+            value = "={" + ",".join(opt.choices) + "}"
+        flag = f"`{opt.flag}{value}`"
+        if opt.kind == "bool":
+            flag += f", `--no-{opt.flag[2:]}`"
+        default = {False: "false", True: "true", (): "—", None: "—"}.get(opt.default, "")
+        if isinstance(opt.default, str):
+            default = f"`{opt.default}`"  # fmt: skip
+        env = f"`{opt.env}`" if opt.env else ""
+        rows.append(f"| {flag} | `{opt.ini}` | {env} | {default} | {opt.help} |")
+    return "\n".join(rows) + "\n"

@@ -6,6 +6,7 @@ Everything that decides or talks to MLflow lives in ``guard_session`` and ``mlfl
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 import warnings
@@ -39,9 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         env = f" [env {opt.env}]" if opt.env else ""
         help_text = f"{opt.help}{env} [ini {opt.ini}]"
         if opt.kind == "bool":
+            # --flag / --no-flag: the negative form turns off what the ini or environment set
             group.addoption(
                 opt.flag,
-                action="store_true",
+                action=argparse.BooleanOptionalAction,
                 default=None,
                 dest=f"mlflow_guard_{opt.dest}",
                 help=help_text,

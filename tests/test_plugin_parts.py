@@ -166,3 +166,18 @@ def test_fixture_state_is_restored(pytester: pytest.Pytester, tmp_path: Path) ->
         "-p", "no:cacheprovider", f"--mlflow-guard-tracking-uri=sqlite:///{tmp_path / 'g.db'}"
     )
     result.assert_outcomes(passed=3)
+
+
+def test_no_flag_on_the_command_line_beats_the_ini() -> None:
+    ini = {"mlflow_guard": True, "mlflow_guard_test_findings": True}.get
+    settings = resolve({"enabled": False, "test_findings": False}, ini, {"MLFLOW_GUARD": "1"})
+    assert (settings.enabled, settings.sources["enabled"]) == (False, "cli")
+    assert settings.test_findings is False
+    assert resolve({}, ini, {"MLFLOW_GUARD": "0"}).enabled is False  # env beats ini too
+
+
+def test_readme_options_table_is_current() -> None:
+    from pytest_mlflow_guard.options import markdown_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert markdown_table() in readme, "README options table is stale: regenerate it"
