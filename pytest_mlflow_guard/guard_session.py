@@ -225,6 +225,13 @@ class GuardSession:
             self._environment = (files, tags)
         return self._environment
 
+    def store_failed(self, exc: BaseException) -> str:
+        """Remember that the store failed (the first reason wins) and return the reason: the
+        fixtures then fail fast instead of waiting on a dead server in every test."""
+        if self.problem is None and self.settings.enabled:
+            self.problem = _describe(exc, self.display_uri)
+        return self.problem or _describe(exc, self.display_uri)
+
     def worker_input(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in _WORKER_KEYS}
 

@@ -312,7 +312,12 @@ def mlflow_run(request: pytest.FixtureRequest) -> Iterator[Any]:
     experiment = (spec.experiment if spec and spec.experiment else None) or guard.experiment
     run = FixtureRun(guard.tracking_uri, experiment, request.node.name, tags)
     with preserved_mlflow_state():
-        active = run.start()
+        try:
+            active = run.start()
+        except GuardError:
+            raise
+        except Exception as exc:  # the store, not the test: say so once, then fail fast
+            pytest.fail(f"mlflow-guard: {guard.store_failed(exc)}", pytrace=False)
         started = time.monotonic()
         try:
             yield active

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +18,7 @@ pytest_plugins = ["pytester"]
 
 # helpers live in a module with a unique name: example_project/tests has a conftest too, so
 # `from conftest import ...` could pick the wrong one
-from guard_testing import GUARDED_PYPROJECT, GuardedProject, _free_port, git  # noqa: E402
+from guard_testing import GUARDED_PYPROJECT, GuardedProject, git, running_server  # noqa: E402
 
 
 @pytest.fixture
@@ -71,45 +66,9 @@ def store(tmp_path: Path, _template_db: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture(scope="session")
 def server(_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `mlflow server` on 127.0.0.1 (sqlite backend, served artifacts), for the session."""
-    root = tmp_path_factory.mktemp("server")
-    shutil.copy(_template_db, root / "mlflow.db")
-    port = _free_port()
-    log = (root / "server.log").open("wb")
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-        "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited:\n{(root / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not up:\n{(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.3)
+    """A real `mlflow server` shared by the session (look only at what a test made)."""
+    with running_server(tmp_path_factory.mktemp("server"), _template_db) as (url, _):
         yield url
-    finally:
-        if process.poll() is None:  # the whole process group: gunicorn/uvicorn workers too
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
-        log.close()
 
 
 # The real cache, read before pytester points HOME at a temporary folder: every pytester session

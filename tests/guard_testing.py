@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["GUARDED_PYPROJECT", "GuardedProject", "_free_port", "free_port", "git"]
+__all__ = [
+    "GUARDED_PYPROJECT",
+    "GuardedProject",
+    "_free_port",
+    "free_port",
+    "git",
+    "running_server",
+    "stop_server",
+]
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -83,3 +98,50 @@ mlflow_guard = true
 [tool.mlflow-guard.scope]
 experiments = ["mushroom/*"]
 """
+
+
+@contextmanager
+def running_server(root: Path, template: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `mlflow server` on 127.0.0.1 (sqlite backend, served artifacts) in ``root``."""
+    shutil.copy(template, root / "mlflow.db")
+    port = _free_port()
+    log = (root / "server.log").open("wb")
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"mlflow server exited:\n{(root / 'server.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server not up:\n{(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url, process
+    finally:
+        stop_server(process)
+        log.close()
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:  # the whole process group: gunicorn/uvicorn workers too
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)

@@ -7,9 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from guard_testing import GuardedProject, _free_port
+from guard_testing import GuardedProject, _free_port, running_server
 
 XDIST = [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")]
 
@@ -223,3 +224,44 @@ def test_unreachable_tracking_store_is_reported_once_and_quickly(
                        "plain")  # fmt: skip
     assert warn.ret == 0
     warn.stdout.fnmatch_lines(["*could not check this session (warn mode)*"])
+
+
+def test_server_dying_mid_session_is_reported_once_without_hanging(
+    guarded: GuardedProject, _template_db: Path, tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    with running_server(tmp_path_factory.mktemp("dying"), _template_db) as (url, process):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        monkeypatch.setenv("DYING_SERVER_PGID", str(process.pid))
+        guarded.pytester.makepyfile(
+            test_dying="""
+            import os, signal, time
+            import mlflow
+
+            def test_1_before(mlflow_run):
+                mlflow.log_param("a", 1)
+
+            def test_2_the_server_dies():
+                os.killpg(int(os.environ["DYING_SERVER_PGID"]), signal.SIGKILL)
+                time.sleep(1)
+
+            def test_3_after(mlflow_run):
+                mlflow.log_param("b", 2)
+
+            def test_4_after(mlflow_run):
+                mlflow.log_param("c", 3)
+
+            def test_5_plain():
+                assert True
+            """
+        )
+        guarded.commit()
+        started = time.monotonic()
+        result = guarded.run()
+        elapsed = time.monotonic() - started
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out + result.stderr.str()
+    result.assert_outcomes(passed=3, errors=2)
+    assert result.ret == 1
+    assert out.count("mlflow-guard could not check this session") == 1
+    assert elapsed < 120, f"took {elapsed:.0f} s"
