@@ -294,7 +294,7 @@ class GuardSession:
                 return self.settings.mode == "enforce" and self.problem is not None
             return self._finish(exitstatus, interrupted)
         finally:
-            self._restore()
+            self.close()
 
     def _finish(self, exitstatus: int, interrupted: bool) -> bool:
         from .mlflow_io.connect import bounded_http
@@ -374,7 +374,8 @@ class GuardSession:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(render(fmt, self.report), encoding="utf-8")
 
-    def _restore(self) -> None:
+    def close(self) -> None:
+        """Undo the environment exports, remove the ledger and a throwaway store (idempotent)."""
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

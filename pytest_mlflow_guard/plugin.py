@@ -179,7 +179,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     context.set_pytest_rootpath(None)
     guard = config.stash.get(SESSION_KEY, None)
     if guard is not None:
-        guard._restore()  # no-op after finish(); undoes the exports if the session never ran
+        guard.close()  # no-op after finish(); undoes the exports if the session never ran
 
 
 # ---------------------------------------------------------------------------------- per test
