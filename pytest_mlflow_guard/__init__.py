@@ -5,9 +5,13 @@ Importing this package does not import MLflow (pytest loads the plugin in every 
 
 from __future__ import annotations
 
-from .config import GuardConfig, load_config
+from typing import TYPE_CHECKING, Any
+
 from .errors import ConfigError, ConventionError, GuardError
-from .tracker import ExperimentTracker
+
+if TYPE_CHECKING:
+    from .config import GuardConfig, load_config
+    from .tracker import ExperimentTracker
 
 __all__ = [
     "ConfigError",
@@ -18,3 +22,17 @@ __all__ = [
     "load_config",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # pytest imports this package (for the plugin) in every session: what only users of the API
+    # need is imported when they first touch it
+    if name == "ExperimentTracker":
+        from .tracker import ExperimentTracker
+
+        return ExperimentTracker
+    if name in ("GuardConfig", "load_config"):
+        from . import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

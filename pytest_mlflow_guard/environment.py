@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from .gitinfo import strip_credentials
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 # pip itself is not a requirement of the code; pinning it would downgrade the user's pip.
 _SKIP = {"pip"}
@@ -37,6 +39,8 @@ def _direct_url(dist: metadata.Distribution) -> dict[str, object] | None:
 
 def _local_path(url: str) -> Path | None:
     parsed = urlparse(url)
+    from urllib.request import url2pathname  # pulls in ssl and http: only when needed
+
     return Path(url2pathname(parsed.path)) if parsed.scheme == "file" else None
 
 
@@ -69,6 +73,8 @@ def requirement_line(dist: metadata.Distribution, repo_root: Path | None = None)
 def requirements_txt(repo_root: Path | None = None) -> str:
     """Pinned requirements of the running environment; local paths relative to ``repo_root``."""
     chosen: dict[str, metadata.Distribution] = {}
+    from importlib import metadata  # slow-ish: only when a run records its environment
+
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         key = _canonical(name) if name else ""

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import context, conventions, environment, session_env
+from . import context, conventions, session_env
 from .ci import ci_tags
 from .config import GuardConfig, _read_toml, find_pyproject, load_config
 from .errors import ConfigError, GuardError
@@ -215,6 +215,8 @@ class GuardSession:
     def environment_payload(self) -> tuple[dict[str, str], dict[str, str]]:
         """``environment/`` files and tags, computed once per process."""
         if self._environment is None:
+            from . import environment
+
             info = environment.python_info()
             git = context.find_git(self.rootpath)
             files = {

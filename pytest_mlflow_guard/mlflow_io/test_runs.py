@@ -71,6 +71,7 @@ class FixtureRun:
         self.run_name = run_name
         self.tags = dict(tags)
         self.run_id: str | None = None
+        self.experiment_id = ""
 
     def start(self) -> Any:
         import mlflow
@@ -89,6 +90,7 @@ class FixtureRun:
             experiment_id=experiment_id, run_name=self.run_name, tags=tags, nested=nested
         )
         self.run_id = active.info.run_id
+        self.experiment_id = experiment_id
         return active
 
     def finish(self, status: str, tags: Mapping[str, str], environment: Any = None) -> None:
@@ -98,17 +100,19 @@ class FixtureRun:
 
         assert self.run_id is not None
         client = make_client(self.tracking_uri)
-        run = client.get_run(self.run_id)
         extra = dict(tags)
-        flavors = _logged_flavors(client, run)
-        if flavors and run.data.tags.get(TAG_MODEL_TYPE, NO_MODEL) == NO_MODEL:
-            extra[TAG_MODEL_TYPE] = flavors[0]
-        if flavors and environment is not None and not _has_environment(client, self.run_id):
-            files, env_tags = environment()
-            from .writer import log_text_files
+        # one search per test; the run itself is only fetched when a model was logged
+        flavors = _logged_flavors(client, self.experiment_id, self.run_id)
+        if flavors:
+            run = client.get_run(self.run_id)
+            if run.data.tags.get(TAG_MODEL_TYPE, NO_MODEL) == NO_MODEL:
+                extra[TAG_MODEL_TYPE] = flavors[0]
+            if environment is not None and not _has_environment(client, self.run_id):
+                files, env_tags = environment()
+                from .writer import log_text_files
 
-            log_text_files(client, self.run_id, files, "environment")
-            extra.update(env_tags)
+                log_text_files(client, self.run_id, files, "environment")
+                extra.update(env_tags)
         if extra:
             from .writer import set_tags
 
@@ -116,35 +120,28 @@ class FixtureRun:
         active = mlflow.active_run()
         if active is not None and active.info.run_id == self.run_id:
             mlflow.end_run(status)
-        elif run.info.status == "RUNNING":  # the test ended it already, or left others above it
-            client.set_terminated(self.run_id, status)
+        elif client.get_run(self.run_id).info.status == "RUNNING":
+            client.set_terminated(self.run_id, status)  # the test ended it, or left runs above it
 
 
-def _logged_flavors(client: Any, run: Any) -> list[str]:
-    """Flavors of the models the run logged (MLflow 3 LoggedModels, or MLflow 2 history)."""
+def _logged_flavors(client: Any, experiment_id: str, run_id: str) -> list[str]:
+    """Flavors of the models the run logged (this MLflow 3 client always makes LoggedModels)."""
     from mlflow.exceptions import MlflowException
+
+    from .artifacts import model_facts, read_mlmodel
 
     flavors: list[str] = []
     try:
         models = client.search_logged_models(
-            experiment_ids=[run.info.experiment_id],
-            filter_string=f"source_run_id = '{run.info.run_id}'",
+            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
         )
-    except MlflowException:
+    except MlflowException:  # a store without LoggedModels (an MLflow 2 server)
         models = []
     for model in models:
-        from .artifacts import model_facts, read_mlmodel
-
         found = model_facts(read_mlmodel(model.artifact_location, client.tracking_uri))[2]
         flavors.extend(f for f in found if f not in _FLAVOR_SKIP)
         if not found:
             flavors.append("unknown")
-    history = run.data.tags.get("mlflow.log-model.history")
-    if history and not flavors:
-        import json
-
-        for entry in json.loads(history):
-            flavors.extend(f for f in entry.get("flavors", {}) if f not in _FLAVOR_SKIP)
     return flavors
 
 
