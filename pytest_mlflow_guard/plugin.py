@@ -88,8 +88,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if not config.pluginmanager.is_registered(pytest_reproduce):  # `-p` may have loaded it
         config.pluginmanager.register(pytest_reproduce, "mlflow_guard.reproduce")
-    if not _is_worker(config):
-        config.pluginmanager.register(_Counter(guard), "mlflow_guard.counter")
+    if guard.settings.enabled:
+        hooks = GuardedTestHooks(guard, controller=not _is_worker(config))
+        config.pluginmanager.register(hooks, "mlflow_guard.tests")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(guard), "mlflow_guard.xdist")
     _warn_on_fixture_clash(config)
@@ -183,27 +184,58 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # ---------------------------------------------------------------------------------- per test
-class _Counter:
-    """Counts outcomes on the controller (xdist sends it every worker's reports)."""
+def marker_spec(item: pytest.Item) -> MarkerSpec | None:
+    """The test's ``mlflow_guard`` marker, parsed once; a bad one fails the test, naming it."""
+    if MARKER_KEY not in item.stash:
+        marker = item.get_closest_marker("mlflow_guard")
+        try:
+            item.stash[MARKER_KEY] = (
+                MarkerSpec.parse(marker.kwargs, item.nodeid) if marker else None
+            )
+        except ConfigError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    return item.stash[MARKER_KEY]
 
-    def __init__(self, guard: GuardSession) -> None:
+
+class GuardedTestHooks:
+    """Per-test hooks, registered only when the guard is switched on: a session that did not
+    switch it on pays for none of them (the overhead benchmark's measure (a))."""
+
+    def __init__(self, guard: GuardSession, controller: bool) -> None:
         self.guard = guard
+        self.controller = controller
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.guard.record(report.when or "", report.outcome, hasattr(report, "wasxfail"))
+        if self.controller:  # xdist sends the controller every worker's reports
+            self.guard.record(report.when or "", report.outcome, hasattr(report, "wasxfail"))
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # a plain hook, not a wrapper: a bad marker fails this test's setup like any setup error
+        self.guard.begin_test(item.nodeid, marker_spec(item))
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # a plain hook, not a wrapper: a bad marker fails this test's setup like any setup error
-    marker = item.get_closest_marker("mlflow_guard")
-    item.stash[MARKER_KEY] = None
-    try:
-        spec = MarkerSpec.parse(marker.kwargs, item.nodeid) if marker else None
-    except ConfigError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    item.stash[MARKER_KEY] = spec
-    _guard(item.config).begin_test(item.nodeid, spec)
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, None, None]:
+        result = yield  # fixtures (and their runs) are torn down now
+        from .session_summary import findings_block
+
+        # errors only: warning-level findings would repeat, per test, what the summary lists
+        errors = [f for f in self.guard.end_test(item.nodeid) if f.severity == "error"]
+        if errors and self.guard.settings.mode == "enforce":
+            pytest.fail(
+                "mlflow-guard: runs made by this test break the team's conventions:\n"
+                + findings_block(errors),
+                pytrace=False,
+            )
+        if errors:
+            warnings.warn(
+                MlflowGuardWarning("mlflow-guard: runs made by this test break the team's "
+                                   "conventions (warn mode):\n" + findings_block(errors)),
+                stacklevel=1,
+            )  # fmt: skip
+        return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -211,39 +243,14 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
+    if "mlflow_run" in getattr(item, "fixturenames", ()):  # its teardown tags the outcome
+        item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
     return report
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(
-    item: pytest.Item, nextitem: pytest.Item | None
-) -> Generator[None, None, None]:
-    result = yield  # fixtures (and their runs) are torn down now
-    from .session_summary import findings_block
-
-    guard = _guard(item.config)
-    # errors only: warning-level findings would repeat, per test, what the summary lists once
-    errors = [f for f in guard.end_test(item.nodeid) if f.severity == "error"]
-    if errors and guard.settings.mode == "enforce":
-        pytest.fail(
-            "mlflow-guard: runs made by this test break the team's conventions:\n"
-            + findings_block(errors),
-            pytrace=False,
-        )
-    if errors:
-        warnings.warn(
-            MlflowGuardWarning("mlflow-guard: runs made by this test break the team's "
-                               "conventions (warn mode):\n" + findings_block(errors)),
-            stacklevel=1,
-        )  # fmt: skip
-    return result
 
 
 # ---------------------------------------------------------------------------------- fixtures
 def _spec(request: pytest.FixtureRequest) -> MarkerSpec | None:
-    spec: MarkerSpec | None = request.node.stash.get(MARKER_KEY, None)
-    return spec
+    return marker_spec(request.node)
 
 
 def _check_usable(guard: GuardSession) -> None:
