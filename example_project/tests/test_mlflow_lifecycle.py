@@ -75,7 +75,9 @@ def test_guide_import_path_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
     assert FromGuide is ExperimentTracker
 
 
-def test_quality_bar_with_the_tracker_fixture(tracker: ExperimentTracker) -> None:
+def test_quality_bar_with_the_tracker_fixture(
+    tracking_uri: str, tracker: ExperimentTracker
+) -> None:
     # The guard's `tracker` fixture: runs land in the session experiment (mushroom/tests), as
     # children of the session run, already tagged; the test only says what it measured.
     from sklearn.ensemble import RandomForestClassifier
@@ -90,7 +92,9 @@ def test_quality_bar_with_the_tracker_fixture(tracker: ExperimentTracker) -> Non
     assert accuracy > 0.6
 
 
-def test_metrics_land_in_the_mlflow_run_fixture(mlflow_run: mlflow.ActiveRun) -> None:
+def test_metrics_land_in_the_mlflow_run_fixture(
+    tracking_uri: str, mlflow_run: mlflow.ActiveRun
+) -> None:
     _, y = make_dataset(n_samples=200, seed=5)
     counts = np.bincount(np.asarray(y), minlength=4)
     mlflow.log_params({"n_samples": 200, "seed": 5})
