@@ -29,6 +29,30 @@ def pages(fetch: Callable[[str | None], Any]) -> Iterator[list[Any]]:
             return
 
 
+def runs_anywhere(client: Any, filter_string: str, chunk: int = 100) -> Iterator[Any]:
+    """Runs matching ``filter_string`` in every active experiment (``search_runs`` wants
+    experiment ids: they are listed first, then searched ``chunk`` at a time)."""
+    from mlflow.entities import ViewType
+
+    ids = [
+        e.experiment_id
+        for page in pages(
+            lambda token: client.search_experiments(
+                view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token
+            )
+        )
+        for e in page
+    ]
+    for start in range(0, len(ids), chunk):
+        some = ids[start : start + chunk]
+        for page in pages(
+            lambda token, some=some: client.search_runs(  # type: ignore[misc]
+                some, filter_string=filter_string, max_results=1000, page_token=token
+            )
+        ):
+            yield from page
+
+
 class ModelsByRun:
     """Hands each page of runs (newest first) its MLflow 3 LoggedModels, taken from one paged,
     newest-first scan of the experiment's models rather than a query per run.

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mlflow.entities import ViewType
-
 from ..records import ExperimentRecord, RegisteredModelRecord, RunRecord
-from .paging import pages, version_run_id
+from .paging import pages, runs_anywhere, version_run_id
 from .reader import StoreReader
 from .scope import quote
 
@@ -35,25 +33,7 @@ class SessionReader(StoreReader):
         return set()  # every run of the session is kept (iter_runs), no listing needed up front
 
     def _matching_experiment_ids(self) -> set[str]:
-        ids = [
-            e.experiment_id
-            for page in pages(
-                lambda token: self.client.search_experiments(
-                    view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token
-                )
-            )
-            for e in page
-        ]
-        found: set[str] = set()
-        for start in range(0, len(ids), 100):
-            chunk = ids[start : start + 100]
-            for page in pages(
-                lambda token, chunk=chunk: self.client.search_runs(  # type: ignore[misc]
-                    chunk, filter_string=self._filter, max_results=1000, page_token=token
-                )
-            ):
-                found.update(str(run.info.experiment_id) for run in page)
-        return found
+        return {str(run.info.experiment_id) for run in runs_anywhere(self.client, self._filter)}
 
     def iter_experiments(self) -> Iterator[ExperimentRecord]:
         if self._experiment_ids is None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..session_env import TAG_SESSION, TAG_TEST_NODEID
-from .paging import pages
+from .paging import runs_anywhere
 from .scope import quote
 from .writer import client as make_client
 from .writer import experiment_id_for, log_metrics, log_text_files, set_tags
@@ -71,26 +71,7 @@ class SessionStore:
         self.client.set_terminated(run_id, status)
 
     def _session_runs(self, session_id: str, extra: str = "") -> Iterator[Any]:
-        from mlflow.entities import ViewType
-
-        experiments = [
-            e.experiment_id
-            for page in pages(
-                lambda token: self.client.search_experiments(
-                    view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token
-                )
-            )
-            for e in page
-        ]
-        filter_string = f"tags.`{TAG_SESSION}` = {quote(session_id)}" + extra
-        for start in range(0, len(experiments), 100):
-            chunk = experiments[start : start + 100]
-            for page in pages(
-                lambda token, ids=chunk: self.client.search_runs(  # type: ignore[misc]
-                    ids, filter_string=filter_string, max_results=1000, page_token=token
-                )
-            ):
-                yield from page
+        return runs_anywhere(self.client, f"tags.`{TAG_SESSION}` = {quote(session_id)}" + extra)
 
     def sweep_running(self, session_id: str, status: str, keep: str | None = None) -> list[str]:
         """End every run of the session still RUNNING (a killed subprocess, an interrupted
