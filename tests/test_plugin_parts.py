@@ -181,3 +181,15 @@ def test_readme_options_table_is_current() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert markdown_table() in readme, "README options table is stale: regenerate it"
+
+
+def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*tracker*",
+            "*An ``ExperimentTracker`` for this test, bound to the session's store*",
+            "*mlflow_run*",
+            "*An active MLflow run for this test*",
+        ]
+    )

@@ -322,3 +322,26 @@ def test_git_metadata_from_a_dirty_tree(guarded: GuardedProject) -> None:
     session = next(r for r in guarded.runs() if "pytest.args" in r.data.tags)
     assert session.data.tags["git.dirty"] == "true"
     assert session.data.tags["git.commit"] == git(guarded.path, "rev-parse", "HEAD")
+
+
+def test_experiment_scope_with_a_baseline_of_accepted_findings(guarded: GuardedProject) -> None:
+    # a run already in the session experiment, made before the session and breaking MLG201
+    client = guarded.client()
+    experiment_id = client.create_experiment("mushroom/tests")
+    client.set_terminated(client.create_run(experiment_id, run_name="legacy").info.run_id)
+    guarded.pytester.makepyfile(PARAMS_TESTS)
+    guarded.commit()
+    session_scope = guarded.run()
+    assert session_scope.ret == 0  # the legacy run is not this session's business
+
+    experiment_scope = guarded.run("--mlflow-guard-scope=experiment")
+    assert experiment_scope.ret == 1
+    experiment_scope.stdout.fnmatch_lines(["*MLG201 required-tag*run legacy*"])
+
+    baseline = guarded.path / "baseline.json"
+    from pytest_mlflow_guard.cli import main
+
+    assert main(["check", "--tracking-uri", guarded.uri, "--write-baseline", str(baseline)]) == 0
+    accepted = guarded.run("--mlflow-guard-scope=experiment", f"--mlflow-guard-baseline={baseline}")
+    assert accepted.ret == 0, accepted.stdout.str()
+    assert "MLG201" not in accepted.stdout.str()
