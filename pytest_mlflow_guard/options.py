@@ -221,7 +221,8 @@ def header_line(settings: Settings, tracking_uri: str, experiment: str) -> str:
     parts = [
         f"on ({s.get('enabled', 'default')})",
         f"mode={settings.mode} ({s.get('mode', 'default')})",
-        f"tracking={store}{redact_uri(tracking_uri)} ({s.get('tracking_uri', 'default')})",
+        f"tracking={store}{redact_uri(tracking_uri)} "
+        f"({s.get('isolated' if settings.isolated else 'tracking_uri', 'default')})",
         f"experiment={experiment} ({s.get('experiment', 'default')})",
         f"scope={settings.scope} ({s.get('scope', 'default')})",
     ]

@@ -22,6 +22,7 @@ def test_example_suite_passes_under_the_guard_in_enforce_mode(tmp_path: Path) ->
     out = result.stdout
     assert result.returncode == 0, out[-4000:] + result.stderr[-2000:]
     assert "mlflow-guard: on (ini), mode=enforce (cli), tracking=isolated throwaway" in out
+    assert "/mlflow.db (ini), experiment=mushroom/tests (default)" in out
     assert "= mlflow-guard =" in out
     assert any(line.startswith("0 error(s), ") for line in out.splitlines())
     report = json.loads((tmp_path / "guard.json").read_text())
