@@ -163,7 +163,7 @@ class GuardSession:
                 self._isolated = stores.IsolatedStore()
                 self.tracking_uri = self._isolated.tracking_uri
                 self._export(stores.ARTIFACT_ROOT_ENV, str(self._isolated.artifacts))
-            uri = resolved_tracking_uri(self.tracking_uri)
+            uri = stores.absolute_sqlite_uri(resolved_tracking_uri(self.tracking_uri))
             self.tracking_uri = uri
             # runs made anywhere in this session (workers, subprocesses) go to this store
             self._export("MLFLOW_TRACKING_URI", uri)

@@ -193,3 +193,15 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
             "*An active MLflow run for this test*",
         ]
     )
+
+
+def test_relative_sqlite_uri_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlflow_guard.mlflow_io.stores import absolute_sqlite_uri
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_sqlite_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert absolute_sqlite_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
+    assert absolute_sqlite_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert absolute_sqlite_uri("sqlite:///a.db?timeout=5").endswith("/a.db?timeout=5")

@@ -345,3 +345,26 @@ def test_experiment_scope_with_a_baseline_of_accepted_findings(guarded: GuardedP
     accepted = guarded.run("--mlflow-guard-scope=experiment", f"--mlflow-guard-baseline={baseline}")
     assert accepted.ret == 0, accepted.stdout.str()
     assert "MLG201" not in accepted.stdout.str()
+
+
+def test_relative_sqlite_store_survives_a_test_changing_directory(
+    guarded: GuardedProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # relative to the rootdir
+    guarded.pytester.makepyfile(
+        """
+        import os
+        import mlflow
+
+        def test_moves_away(tmp_path):
+            os.chdir(tmp_path)
+            mlflow.set_experiment("Somewhere Else")
+            with mlflow.start_run(run_name="after-chdir"):
+                mlflow.log_param("a", 1)
+        """
+    )
+    guarded.commit()
+    result = guarded.run()
+    assert result.ret == 1  # caught: the run went to the session's store, not ./mlflow.db there
+    result.stdout.fnmatch_lines(["*MLG101 experiment-name*Somewhere Else*"])
+    assert any(r.info.run_name == "after-chdir" for r in guarded.runs())
