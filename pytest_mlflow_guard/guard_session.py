@@ -17,7 +17,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from .ci import ci_tags
 from .config import GuardConfig, _read_toml, find_pyproject, load_config
 from .errors import ConfigError, GuardError
 from .findings import Finding, Report
+from .markers import MarkerSpec
 from .options import Settings
 
 SESSION_MODULE = "tests"
@@ -52,46 +52,6 @@ def default_experiment(rootpath: Path, config: GuardConfig) -> str:
     project = project or rootpath.name
     slug = "".join(c if c.isalnum() or c in "_-" else "-" for c in project.lower()).strip("-_")
     return f"{slug or 'project'}/{SESSION_MODULE}"
-
-
-@dataclass(frozen=True)
-class MarkerSpec:
-    """``@pytest.mark.mlflow_guard(ignore=[...], experiment=..., tags={...}, reason=...)``."""
-
-    ignore: tuple[str, ...] = ()
-    experiment: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    reason: str | None = None
-
-    @classmethod
-    def parse(cls, kwargs: Mapping[str, Any], nodeid: str) -> MarkerSpec:
-        where = f"@pytest.mark.mlflow_guard on {nodeid}"
-        unknown = sorted(set(kwargs) - {"ignore", "experiment", "tags", "reason"})
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown argument {unknown[0]!r} "
-                "(expected ignore, experiment, tags, reason)"
-            )
-        ignore = kwargs.get("ignore", ())
-        ignore = (ignore,) if isinstance(ignore, str) else tuple(str(i) for i in ignore)
-        tags = kwargs.get("tags", {})
-        if not isinstance(tags, Mapping):
-            raise ConfigError(f"{where}: tags={tags!r} is not a dict")
-        return cls(
-            ignore,
-            kwargs.get("experiment"),
-            {str(k): str(v) for k, v in tags.items()},
-            kwargs.get("reason"),
-        )
-
-    def run_tags(self, nodeid: str) -> dict[str, str]:
-        tags = dict(self.tags)
-        if self.ignore:
-            from .records import IGNORE_REASON_TAG, IGNORE_TAG
-
-            tags[IGNORE_TAG] = ",".join(self.ignore)
-            tags[IGNORE_REASON_TAG] = self.reason or f"@pytest.mark.mlflow_guard on {nodeid}"
-        return tags
 
 
 class GuardSession:

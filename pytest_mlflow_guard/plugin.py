@@ -17,7 +17,8 @@ import pytest
 
 from . import context, session_env
 from .errors import ConfigError, GuardError
-from .guard_session import GuardSession, MarkerSpec
+from .guard_session import GuardSession
+from .markers import MarkerSpec
 from .options import OPTIONS, resolve
 
 if TYPE_CHECKING:
