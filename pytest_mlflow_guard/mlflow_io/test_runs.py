@@ -40,7 +40,7 @@ def preserved_mlflow_state() -> Iterator[None]:
         yield
     finally:
         stack = fluent._active_run_stack.get()  # type: ignore[no-untyped-call]
-        while len(stack) > depth:  # runs our fixture started and left open (never the test's own)
+        while len(stack) > depth:  # runs left open above where the fixture began: end them
             mlflow.end_run("KILLED")
         tracking_utils._tracking_uri = uri
         _restore_env("MLFLOW_TRACKING_URI", env_uri)
