@@ -296,6 +296,18 @@ def tracker(request: pytest.FixtureRequest) -> Iterator[ExperimentTracker]:
         )
 
 
+def _outcome(reports: dict[str, pytest.TestReport]) -> tuple[str, str]:
+    """(test.outcome tag, run status) from the phase reports seen so far."""
+    call, setup = reports.get("call"), reports.get("setup")
+    if call is not None:
+        return call.outcome, "FAILED" if call.failed else "FINISHED"
+    if setup is not None and setup.skipped:  # a later fixture skipped the test
+        return "skipped", "FINISHED"
+    if setup is not None and setup.failed:  # a later fixture failed: the test never ran
+        return "error", "FAILED"
+    return "interrupted", "KILLED"  # Ctrl-C or pytest.exit during the test
+
+
 @pytest.fixture
 def mlflow_run(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An active MLflow run for this test; ``mlflow.log_param``/``log_metric``/``log_model``
@@ -330,10 +342,7 @@ def mlflow_run(request: pytest.FixtureRequest) -> Iterator[Any]:
         try:
             yield active
         finally:
-            reports = request.node.stash.get(REPORTS_KEY, {})
-            call = reports.get("call")
-            outcome = call.outcome if call is not None else "interrupted"
-            status = "FAILED" if outcome in ("failed", "interrupted") else "FINISHED"
+            outcome, status = _outcome(request.node.stash.get(REPORTS_KEY, {}))
             run.finish(
                 status,
                 {

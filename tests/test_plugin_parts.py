@@ -206,3 +206,49 @@ def test_relative_sqlite_uri_is_made_absolute(
     assert absolute_sqlite_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
     assert absolute_sqlite_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
     assert absolute_sqlite_uri("sqlite:///a.db?timeout=5").endswith("/a.db?timeout=5")
+
+
+def test_mlflow_run_outcome_and_status(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'fixtures.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the guard is off: MLflow's own resolution
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def needs_gpu():
+            pytest.skip("no GPU here")
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("fixture bug")
+
+        def test_passes(mlflow_run):
+            pass
+
+        def test_fails(mlflow_run):
+            assert False
+
+        def test_skipped_by_a_later_fixture(mlflow_run, needs_gpu):
+            pass
+
+        def test_broken_later_fixture(mlflow_run, broken):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(f"{pytester.path.name.lower()}/tests")
+    runs = client.search_runs([experiment.experiment_id])
+    seen = {r.info.run_name: (r.data.tags["test.outcome"], r.info.status) for r in runs}
+    assert seen == {
+        "test_passes": ("passed", "FINISHED"),
+        "test_fails": ("failed", "FAILED"),
+        "test_skipped_by_a_later_fixture": ("skipped", "FINISHED"),
+        "test_broken_later_fixture": ("error", "FAILED"),
+    }
