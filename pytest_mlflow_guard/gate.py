@@ -30,6 +30,9 @@ from .rules import Checkable, rule_infos
 class CheckOptions:
     tracking_uri: str | None = None
     config_path: str | None = None
+    #: the file's config when the caller has read it already (the plugin checks after each
+    #: test that made runs: it should not parse pyproject.toml every time)
+    config: GuardConfig | None = None
     experiments: Sequence[str] = ()
     since: str | None = None
     statuses: Sequence[str] = ()
@@ -46,7 +49,7 @@ class CheckOptions:
 
 def effective_config(options: CheckOptions) -> GuardConfig:
     """The file's config with command-line selections and scope applied on top (CLI wins)."""
-    config = load_config(options.config_path)
+    config = options.config or load_config(options.config_path)
     scope = config.scope
     if options.run_tags:  # a session's own runs: the file's scope (say "mushroom/*") is not asked
         scope = Scope()

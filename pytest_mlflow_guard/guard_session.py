@@ -74,7 +74,6 @@ class GuardSession:
         except GuardError as exc:
             raise ConfigError(f"mlflow-guard experiment {self.experiment!r}: {exc}") from None
         self.tracking_uri: str | None = settings.tracking_uri
-        self.is_worker = worker is not None
         self.session_id: str | None = None
         self.session_run_id: str | None = None
         self.experiment_id: str | None = None
@@ -227,6 +226,7 @@ class GuardSession:
         options = CheckOptions(
             tracking_uri=self.tracking_uri,
             config_path=self.config_path,
+            config=self.config,
             experiments=experiments,
             baseline=self.settings.baseline,
             run_tags=dict(run_tags or {}),
@@ -266,12 +266,10 @@ class GuardSession:
         with bounded_http():
             store = SessionStore(self.tracking_uri)
             try:
-                self.swept = store.sweep_running(
-                    self.session_id, "KILLED", keep=self.session_run_id
-                )
+                runs = store.close_out(self.session_id, "KILLED", keep=self.session_run_id)
+                self.swept, self.run_tests = runs.ended, runs.tests
                 if self.settings.gate_on:
-                    self.report = self._gate(store)
-                    self.run_tests = store.run_tests(self.session_id)
+                    self.report = self._gate(store, runs.experiment_ids)
             except Exception as exc:
                 self.problem = _describe(exc, self.display_uri)
             failing = self.settings.mode == "enforce" and (
@@ -295,12 +293,12 @@ class GuardSession:
         self._write_reports()
         return failing
 
-    def _gate(self, store: Any) -> Report:
+    def _gate(self, store: Any, experiment_ids: set[str]) -> Report:
         assert self.session_id is not None
         if self.settings.scope == "session":
             return self._check({session_env.TAG_SESSION: self.session_id})
         if self.settings.scope == "experiment":
-            names = store.session_experiments(self.session_id)
+            names = store.experiment_names(experiment_ids)
             return self._check(None, [_glob_escape(n) for n in names] or [self.experiment])
         return self._check(None)
 

@@ -21,7 +21,6 @@ __all__ = [
     "GUARDED_PYPROJECT",
     "GuardedProject",
     "_free_port",
-    "free_port",
     "git",
     "running_server",
     "stop_server",
@@ -46,9 +45,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-free_port = _free_port
 
 
 class GuardedProject:

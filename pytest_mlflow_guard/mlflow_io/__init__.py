@@ -1,6 +1,7 @@
 """The gate's contact with MLflow.
 
-``reader`` turns a tracking store into plain records and imports MLflow at module level: only the
-CLI imports it, when it checks a store, never the pytest plugin at load time. ``connect`` (probe),
+``reader`` (and ``session_reader``) turn a tracking store into plain records and import MLflow at
+module level: the CLI and the pytest session import them when a check runs, never when pytest
+merely loads the plugin. ``connect`` (probe),
 ``links`` (UI URLs) and ``scope`` (search filters) are standard library only.
 """

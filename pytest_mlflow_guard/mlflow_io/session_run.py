@@ -7,8 +7,8 @@ sit on MLflow's active-run stack, where it would turn a test's own ``mlflow.star
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from ..session_env import TAG_SESSION, TAG_TEST_NODEID
 from .paging import runs_anywhere
@@ -16,7 +16,7 @@ from .scope import quote
 from .writer import client as make_client
 from .writer import experiment_id_for, log_metrics, log_text_files, set_tags
 
-__all__ = ["SessionStore"]
+__all__ = ["SessionRuns", "SessionStore"]
 
 _FINAL = ("FINISHED", "FAILED", "KILLED")
 
@@ -41,9 +41,6 @@ class SessionStore:
         run = self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
         return experiment_id, str(run.info.run_id)
 
-    def experiment_id(self, name: str) -> str:
-        return experiment_id_for(self.client, name)[0]
-
     def log_environment(
         self, run_id: str, files: Mapping[str, str], tags: Mapping[str, str]
     ) -> None:
@@ -67,32 +64,28 @@ class SessionStore:
             log_text_files(self.client, run_id, dict(reports), "mlflow_guard")
         self.client.set_terminated(run_id, status)
 
-    def end_run(self, run_id: str, status: str) -> None:
-        self.client.set_terminated(run_id, status)
-
-    def _session_runs(self, session_id: str, extra: str = "") -> Iterator[Any]:
-        return runs_anywhere(self.client, f"tags.`{TAG_SESSION}` = {quote(session_id)}" + extra)
-
-    def sweep_running(self, session_id: str, status: str, keep: str | None = None) -> list[str]:
-        """End every run of the session still RUNNING (a killed subprocess, an interrupted
-        test) with ``status``; returns their ids. ``keep`` (the session run) is left alone."""
-        ended = []
-        for run in self._session_runs(session_id, " AND attributes.status = 'RUNNING'"):
+    def close_out(self, session_id: str, status: str, keep: str) -> SessionRuns:
+        """One pass over the session's runs: end those still RUNNING (a killed subprocess, an
+        interrupted test) with ``status``, and note which test made each run and where it is.
+        ``keep`` (the session run itself) is left running."""
+        found = SessionRuns()
+        query = f"tags.`{TAG_SESSION}` = {quote(session_id)}"
+        for run in runs_anywhere(self.client, query):
             run_id = str(run.info.run_id)
-            if run_id != keep:
+            found.experiment_ids.add(str(run.info.experiment_id))
+            if TAG_TEST_NODEID in run.data.tags:
+                found.tests[run_id] = run.data.tags[TAG_TEST_NODEID]
+            if run.info.status == "RUNNING" and run_id != keep:
                 self.client.set_terminated(run_id, status)
-                ended.append(run_id)
-        return ended
+                found.ended.append(run_id)
+        return found
 
-    def run_tests(self, session_id: str) -> dict[str, str]:
-        """Run id -> node id of the test that made it, for the runs of this session."""
-        return {
-            str(run.info.run_id): run.data.tags[TAG_TEST_NODEID]
-            for run in self._session_runs(session_id)
-            if TAG_TEST_NODEID in run.data.tags
-        }
-
-    def session_experiments(self, session_id: str) -> list[str]:
-        """Names of the experiments holding runs of this session."""
-        ids = {str(run.info.experiment_id) for run in self._session_runs(session_id)}
+    def experiment_names(self, ids: Iterable[str]) -> list[str]:
         return sorted(str(self.client.get_experiment(i).name) for i in ids)
+
+
+@dataclass
+class SessionRuns:
+    ended: list[str] = field(default_factory=list)  # ids of runs found RUNNING and ended
+    tests: dict[str, str] = field(default_factory=dict)  # run id -> node id of its test
+    experiment_ids: set[str] = field(default_factory=set)

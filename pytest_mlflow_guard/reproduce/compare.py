@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from ..errors import GuardError
 from .names import DEFAULT_ATOL, DEFAULT_RTOL
 
 Status = Literal["ok", "differs", "missing", "extra"]
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,15 @@ class ParamRow:
     status: Status
 
 
+def _status(old: V | None, new: V | None, same: Callable[[V, V], bool]) -> Status:
+    """A value only the replay logged is "extra", one it did not log is "missing"."""
+    if old is None:
+        return "extra"
+    if new is None:
+        return "missing"
+    return "ok" if same(old, new) else "differs"
+
+
 def compare_metrics(
     recorded: Mapping[str, float],
     replayed: Mapping[str, float],
@@ -123,13 +134,7 @@ def compare_metrics(
     for name in selected(set(recorded) | set(replayed), only):
         tolerance = tolerance_for(name, default, overrides or {})
         old, new = recorded.get(name), replayed.get(name)
-        status: Status
-        if old is None:
-            status = "extra"
-        elif new is None:
-            status = "missing"
-        else:
-            status = "ok" if tolerance.allows(old, new) else "differs"
+        status = _status(old, new, tolerance.allows)
         rows.append(MetricRow(name, old, new, tolerance, status))
     return rows
 
@@ -142,14 +147,7 @@ def compare_params(
     rows = []
     for name in selected(set(recorded) | set(replayed), only):
         old, new = recorded.get(name), replayed.get(name)
-        status: Status
-        if old is None:
-            status = "extra"
-        elif new is None:
-            status = "missing"
-        else:
-            status = "ok" if old == new else "differs"
-        rows.append(ParamRow(name, old, new, status))
+        rows.append(ParamRow(name, old, new, _status(old, new, operator.eq)))
     return rows
 
 
