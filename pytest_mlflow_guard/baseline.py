@@ -14,7 +14,6 @@ File format (JSON, sorted so it diffs well under version control)::
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .findings import Finding
+from .report_files import write_text
 
 __all__ = ["BASELINE_VERSION", "Baseline", "apply_baseline", "load_baseline", "write_baseline"]
 
@@ -72,11 +72,7 @@ def write_baseline(path: Path | str, findings: Iterable[Finding]) -> int:
     )
     document = {"version": BASELINE_VERSION, "findings": entries}
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(
-        json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    os.replace(temporary, target)
+    write_text(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return len(entries)
 
 

@@ -1,6 +1,6 @@
 """Where a CI system says the current build lives, from its standard environment variables.
 
-Only links and ids are read, never a token; URLs still go through ``strip_credentials`` because a
+Only links and ids are read, never a token; URLs still go through the redaction policy because a
 Jenkins ``BUILD_URL`` can carry ``user:token@``. Standard library only.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .gitinfo import strip_credentials
+from .redact import redact_text
 
 
 def ci_tags(environ: Mapping[str, str]) -> dict[str, str]:
@@ -30,7 +30,7 @@ def ci_tags(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _tags(provider: str, url: str, job: str | None) -> dict[str, str]:
-    tags = {"ci.provider": provider, "ci.run_url": strip_credentials(url)}
+    tags = {"ci.provider": provider, "ci.run_url": redact_text(url)}
     if job:
-        tags["ci.job"] = strip_credentials(job)
+        tags["ci.job"] = redact_text(job)
     return tags

@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .display import clean
 from .errors import GuardError
-from .mlflow_io.links import redact_uri
+from .redact import redact_text
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return value
 
 
 def _split(values: Sequence[str] | None) -> list[str]:
@@ -72,7 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--write-baseline", metavar="FILE", help="record today's findings in FILE and exit 0"
     )
-    check.add_argument("--workers", type=int, default=8, help="concurrent artifact reads")
+    check.add_argument(
+        "--artifacts-server",
+        metavar="URL",
+        help="the mlflow server that serves the store's mlflow-artifacts: URIs, when "
+        "--tracking-uri is its database (default: artifacts-server in the config)",
+    )
+    check.add_argument(
+        "--workers", type=_positive_int, default=8, help="concurrent artifact reads (>= 1)"
+    )
 
     rules = sub.add_parser("rules", help="list the rules, or explain one")
     rules.add_argument("rule", nargs="?", help="a rule code or name, e.g. MLG201")
@@ -146,26 +165,34 @@ def _pairs(formats: list[str] | None, outputs: list[str] | None) -> list[tuple[s
     return pairs
 
 
-def _check_writable(option: str, file: str) -> None:
-    """Fail before the (possibly long) read of the store when a report could not be written."""
-    path = Path(file)
-    if path.is_dir():
-        raise GuardError(f"{option} {file}: is a directory")
-    parent = path.parent
-    if not parent.is_dir():
-        raise GuardError(f"{option} {file}: directory {parent} does not exist")
-
-
 def cmd_check(args: argparse.Namespace) -> int:
+    from . import report_files
+    from .config import find_pyproject
     from .gate import CheckOptions, run_check, stderr_if_tty
+    from .mlflow_io.connect import check_uri
+    from .mlflow_io.scope import since_datetime
+    from .mlflow_io.writer import resolved_tracking_uri
     from .reporters import render
 
     pairs = _pairs(args.formats, args.outputs)
-    for _, out in pairs:
-        if out is not None:
-            _check_writable("--output", out)
+    # bad values are refused here, naming the option, before anything is read or written
+    for option, value in (
+        ("--tracking-uri", args.tracking_uri),
+        ("--artifacts-server", args.artifacts_server),
+    ):
+        if value is not None:
+            check_uri(option, value)
+    if args.tracking_uri is None and os.environ.get("MLFLOW_TRACKING_URI"):
+        check_uri("MLFLOW_TRACKING_URI", os.environ["MLFLOW_TRACKING_URI"])
+    since_datetime(args.since, where="--since")
+    # every file this command will write is checked before the (possibly long) read of the
+    # store: never the store itself, never half a file
+    config_file = args.config or find_pyproject()
+    protected = report_files.protected_for(resolved_tracking_uri(args.tracking_uri), config_file)
+    targets = [("--output", out) for _, out in pairs if out is not None]
     if args.write_baseline:
-        _check_writable("--write-baseline", args.write_baseline)
+        targets.append(("--write-baseline", args.write_baseline))
+    report_files.check_targets(targets, protected)
     options = CheckOptions(
         tracking_uri=args.tracking_uri,
         config_path=args.config,
@@ -178,6 +205,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         collect_objects=any(fmt == "junit" for fmt, _ in pairs),
         workers=args.workers,
         progress=stderr_if_tty(),
+        artifacts_server=args.artifacts_server,
     )
     report = run_check(options, write_baseline_to=args.write_baseline)
     for fmt, out in pairs:
@@ -186,7 +214,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if out is None:
             sys.stdout.write(text)
         else:
-            Path(out).write_text(text, encoding="utf-8")
+            report_files.write_text(out, text)
     if args.write_baseline:
         return EXIT_OK
     return EXIT_FINDINGS if report.summary()["error"] else EXIT_OK
@@ -260,22 +288,9 @@ def _print_steps(args: argparse.Namespace) -> int:
     connect.probe(uri)
     facts = io.fetch_run(uri, args.run_id)
     if facts is None:
-        raise GuardError(f"unknown run: {redact_uri(uri)} has no run {args.run_id!r}")
-    sys.stdout.write(shell_steps(facts, redact_uri(uri)))
+        raise GuardError(f"unknown run: {redact_text(uri)} has no run {args.run_id!r}")
+    sys.stdout.write(shell_steps(facts, redact_text(uri)))
     return EXIT_OK
-
-
-_URI_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
-
-
-def _redact(text: str) -> str:
-    """``text`` with every URI in it stripped of user info, query and fragment."""
-
-    def safe(match: re.Match[str]) -> str:
-        uri = match[0].rstrip(".,:;)]}")  # "... at http://host:5000: refused"
-        return redact_uri(uri) + match[0][len(uri) :]
-
-    return _URI_IN_TEXT.sub(safe, text)
 
 
 def _environment_error(exc: BaseException) -> str | None:
@@ -298,7 +313,7 @@ def _environment_error(exc: BaseException) -> str | None:
         message = str(exc)
     else:
         return None
-    return _redact(message)
+    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -308,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except GuardError as exc:
-        print(f"mlflow-guard: error: {_redact(str(exc))}", file=sys.stderr)
+        print(f"mlflow-guard: error: {clean(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("mlflow-guard: interrupted", file=sys.stderr)
@@ -317,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _environment_error(exc)
         if message is None:  # a bug: keep the traceback
             raise
-        print(f"mlflow-guard: error: {message}", file=sys.stderr)
+        print(f"mlflow-guard: error: {clean(message)}", file=sys.stderr)
         return EXIT_USAGE
 
 

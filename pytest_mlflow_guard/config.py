@@ -67,6 +67,9 @@ class GuardConfig:
     stale_staging_days: float = 30.0
     stale_running_hours: float = 24.0
     ui_url: str | None = None
+    #: the ``mlflow server`` that serves ``mlflow-artifacts:`` URIs, for a check that reads the
+    #: store's database directly
+    artifacts_server: str | None = None
     scope: Scope = field(default_factory=Scope)
     overrides: tuple[Override, ...] = ()
     source: Path | None = None  # the file this came from, for messages
@@ -104,6 +107,7 @@ _SCALAR_KEYS = {
     "stale-staging-days": "stale_staging_days",
     "stale-running-hours": "stale_running_hours",
     "ui-url": "ui_url",
+    "artifacts-server": "artifacts_server",
 }
 _TOP_ONLY_KEYS = {"scope", "overrides"}
 _SCOPE_KEYS = {"experiments", "since", "statuses"}
@@ -132,12 +136,30 @@ def _regex(value: Any, key: str) -> str:
     return value
 
 
+#: the largest age a stale-* key takes (100 years): past it, date arithmetic overflows
+_MAX_AGE = {"stale-staging-days": 36_500.0, "stale-running-hours": 876_000.0}
+
+
 def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    limit = _MAX_AGE[key]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= limit  # also False for nan
+    ):
         raise ConfigError(
-            f"[tool.mlflow-guard] {key}: expected a non-negative number, got {value!r}"
+            f"[tool.mlflow-guard] {key}: expected a number from 0 to {limit:g}, got {value!r}"
         )
     return float(value)
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    """A list of tag names: strings, none of them blank."""
+    names = _str_list(value, key)
+    blank = [name for name in names if not name.strip()]
+    if blank:
+        raise ConfigError(f"[tool.mlflow-guard] {key}: {blank[0]!r} is not a tag name")
+    return names
 
 
 def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -151,15 +173,22 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
                 f"valid keys: {_valid_keys()}"
             )
         name = _SCALAR_KEYS[key]
-        if key in ("select", "ignore", "required-tags"):
+        if key in ("select", "ignore"):
             out[name] = _str_list(value, key)
+        elif key == "required-tags":
+            out[name] = _names(value, key)
         elif key.endswith("-pattern"):
             out[name] = _regex(value, key)
         elif key.startswith("stale-"):
             out[name] = _number(value, key)
-        elif key == "ui-url":
-            if not isinstance(value, str):
-                raise ConfigError(f"[tool.mlflow-guard] ui-url: expected a string, got {value!r}")
+        elif key in ("ui-url", "artifacts-server"):
+            if not isinstance(value, str) or value.split("://", 1)[0].lower() not in (
+                "http",
+                "https",
+            ):
+                raise ConfigError(
+                    f"[tool.mlflow-guard] {key}: expected an http(s) URL, got {value!r}"
+                )
             out[name] = value.rstrip("/")
         elif key == "severity":
             if not isinstance(value, dict):
@@ -176,7 +205,15 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
                 raise ConfigError(
                     "[tool.mlflow-guard] allowed-values: expected a table {tag = [..]}"
                 )
-            out[name] = {t: _str_list(v, f"allowed-values.{t}") for t in value for v in [value[t]]}
+            _names(list(value), "allowed-values")
+            allowed = {t: _str_list(v, f"allowed-values.{t}") for t, v in value.items()}
+            empty = [t for t, values in allowed.items() if not values]
+            if empty:
+                raise ConfigError(
+                    f"[tool.mlflow-guard] allowed-values.{empty[0]}: an empty list allows no "
+                    "value at all (leave the tag out to allow any)"
+                )
+            out[name] = allowed
     return out
 
 

@@ -14,19 +14,20 @@ import contextlib
 import getpass
 import json
 import os
-import re
 import shlex
 import sys
 import sysconfig
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from types import FrameType
 
-from . import session_env
-from .gitinfo import GitInfo, git_info, strip_credentials
+from . import ledger, session_env
+from .gitinfo import GitInfo, git_info
+from .redact import redact_args
 from .reproduce.names import ENV_REPRODUCTION_OF, TAG_REPRODUCTION_OF
 
 TAG_USER = "os.user"
@@ -46,8 +47,7 @@ MLFLOW_GIT_REPO_URL = "mlflow.source.git.repoURL"
 MLFLOW_SOURCE_NAME = "mlflow.source.name"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-# Option names whose value is a secret; over-masking (say --keyword) is the safe mistake.
-_SECRET_FLAG = re.compile(r"(?i)(token|passw|pwd|secret|key|credential|auth|cookie|session)")
+_MLFLOW_TEST_SESSION = "mlflow.pytest.session"  # MLflow's pytest plugin starts its run here
 # MLflow's tag limit is 8000 characters; an automatic tag must never be what refuses a run.
 MAX_COMMAND_LENGTH = 4000
 
@@ -150,25 +150,6 @@ def find_git(code_path: Path | None = None) -> GitInfo | None:
     return None
 
 
-def _redact_args(args: list[str]) -> list[str]:
-    """Hide values of secret-looking options and credentials embedded in URLs."""
-    out: list[str] = []
-    hide_next = False
-    for arg in args:
-        if hide_next:
-            out.append("***")
-            hide_next = False
-        elif arg.startswith("-") and _SECRET_FLAG.search(arg.split("=", 1)[0]):
-            if "=" in arg:
-                out.append(arg.split("=", 1)[0] + "=***")
-            else:
-                out.append(arg)
-                hide_next = True
-        else:
-            out.append(strip_credentials(arg))
-    return out
-
-
 def _cap(command: str) -> str:
     if len(command) <= MAX_COMMAND_LENGTH:
         return command
@@ -179,16 +160,16 @@ def _cap(command: str) -> str:
 def source_command() -> str | None:
     """A command line that replays this run from the repository's working directory."""
     if under_pytest():
-        node = current_test()
+        node = None if started_by_mlflow_test_plugin() else current_test()
         if node:
             # "tests/test_x.py::test_y (call)" -> replay exactly that test
             return _cap(shlex.join(["pytest", node]))
-        return _cap(shlex.join(["pytest", *_redact_args(sys.argv[1:])]))
+        return _cap(shlex.join(["pytest", *redact_args(sys.argv[1:])]))
     if in_notebook():
         return None  # a notebook has no command line to replay
     argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
     argv[0] = "python"  # the interpreter path is machine specific; the environment is logged apart
-    return _cap(shlex.join(_redact_args(argv)))
+    return _cap(shlex.join(redact_args(argv)))
 
 
 def current_test() -> str | None:
@@ -201,13 +182,14 @@ def session_tags() -> dict[str, str]:
     """Tags tying a run to the guarded pytest session (and test) it was made in, if any.
 
     Read from the environment the session exports, so runs made by xdist workers and by
-    subprocesses a test starts are tied to the session too. Also notes in the session's ledger
-    that a run is being made, which tells the test's teardown that there is something to check.
+    subprocesses a test starts are tied to the session too.
     """
     sid = session_env.session_id()
     if sid is None:
         return {}
     tags = {session_env.TAG_SESSION: sid}
+    if started_by_mlflow_test_plugin():
+        return {**tags, **_mlflow_test_run_tags()}
     node = current_test()
     if node:
         tags[session_env.TAG_TEST_NODEID] = node
@@ -216,13 +198,41 @@ def session_tags() -> dict[str, str]:
         # written by the plugin; a hand-edited value must not stop a run
         with contextlib.suppress(ValueError, AttributeError):
             tags.update({str(k): str(v) for k, v in json.loads(extra).items()})
-    ledger = os.environ.get(session_env.ENV_LEDGER)
-    if ledger:
-        try:
-            with open(ledger, "a", encoding="utf-8") as fh:  # O_APPEND: one short line, atomic
-                fh.write(f"{node or '-'}\n")
-        except OSError:
-            pass  # a missing ledger only costs the per-test report, never the run
+    return tags
+
+
+def note_run(tracking_uri: str) -> None:
+    """Tell the guarded session (if any) that a run is being made in ``tracking_uri``: the
+    test's teardown then knows it has runs to check, and where."""
+    if session_env.session_id() is None:
+        return
+    from .mlflow_io.stores import absolute_sqlite_uri
+
+    test = None if started_by_mlflow_test_plugin() else current_test()
+    ledger.note(test, absolute_sqlite_uri(tracking_uri))
+
+
+def started_by_mlflow_test_plugin() -> bool:
+    """Whether the run being started is the session run of MLflow's own pytest plugin
+    (``-p mlflow.pytest.plugin``, ``@mlflow.test``, MLflow 3.14+), which opens it from
+    ``mlflow.pytest.session`` with only ``mlflow.runType=test`` and no name or experiment."""
+    return any(
+        frame.f_globals.get("__name__") == _MLFLOW_TEST_SESSION
+        for frame in _frames(sys._getframe(1))
+    )
+
+
+def _mlflow_test_run_tags() -> dict[str, str]:
+    """What the guard's own session run has, for MLflow's: a child of the guard's session run,
+    a name, and the tags every run must carry. It belongs to no single test."""
+    tags = {
+        "mlflow.runName": f"{datetime.now():%Y%m%d-%H%M%S}_mlflow-test",
+        TAG_RUN_MODE: "validation",
+        TAG_MODEL_TYPE: "none",
+    }
+    parent = session_env.session_run_id()
+    if parent:
+        tags[session_env.TAG_PARENT_RUN_ID] = parent  # MLflow overrides it when nested
     return tags
 
 

@@ -1,20 +1,59 @@
-"""MLflow run-context provider: plain ``mlflow.start_run()`` gets the convention tags too.
+"""MLflow's plugin points, so that plain ``mlflow.start_run()`` follows the conventions too.
 
-Registered through the ``mlflow.run_context_provider`` entry point. MLflow applies providers in
-order and the caller's ``tags=`` last, so the caller still wins; plugin providers come after
-MLflow's own git provider, which lets these tags correct its ``mlflow.source.git.*`` under pytest.
+* ``GuardRunContextProvider`` (entry point ``mlflow.run_context_provider``): the convention tags
+  on every run. MLflow applies providers in order and the caller's ``tags=`` last, so the caller
+  still wins; plugin providers come after MLflow's own git provider, which lets these tags
+  correct its ``mlflow.source.git.*`` under pytest.
+* ``GuardExperimentProvider`` (entry point ``mlflow.default_experiment_provider``): during a
+  guarded pytest session, a run started without an experiment goes to the session's experiment
+  instead of "Default", whose name breaks the naming convention (MLG101).
+
+Both are duck-typed (no MLflow import at module level: MLflow imports this module itself).
 """
 
 from __future__ import annotations
 
-from .context import automatic_tags, provider_should_tag
+from . import session_env
+from .context import automatic_tags, note_run, provider_should_tag
 
 
 class GuardRunContextProvider:
-    """Duck-typed ``mlflow.tracking.context.RunContextProvider`` (no MLflow import needed)."""
+    """Duck-typed ``mlflow.tracking.context.RunContextProvider``."""
 
     def in_context(self) -> bool:
         return provider_should_tag()
 
     def tags(self) -> dict[str, str]:
-        return automatic_tags()
+        import mlflow
+
+        tags = automatic_tags()
+        note_run(mlflow.get_tracking_uri())
+        return tags
+
+
+class GuardExperimentProvider:
+    """Duck-typed ``mlflow.tracking.default_experiment.abstract_context.DefaultExperimentProvider``.
+
+    In the session's store the experiment id is known (exported by the session); a test that
+    points MLflow at a store of its own gets the session experiment there, created on first use.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}  # tracking URI -> session experiment id there
+
+    def in_context(self) -> bool:
+        return session_env.session_id() is not None and bool(session_env.experiment_name())
+
+    def get_experiment_id(self) -> str:
+        import mlflow
+
+        from .mlflow_io.stores import absolute_sqlite_uri
+        from .mlflow_io.writer import client, experiment_id_for
+
+        uri = absolute_sqlite_uri(mlflow.get_tracking_uri())
+        if uri == session_env.tracking_uri() and session_env.experiment_id():
+            return str(session_env.experiment_id())
+        if uri not in self._ids:
+            name = str(session_env.experiment_name())
+            self._ids[uri] = experiment_id_for(client(uri), name)[0]
+        return self._ids[uri]

@@ -49,19 +49,21 @@ from .rules import (
     Checkable,
     Rule,
     RuleContext,
+    Unchecked,
     get_rule,
     parse_ignore_tag,
     resolve_selectors,
 )
 from .rules.base import as_utc
 
-__all__ = ["COUNT_KEYS", "Engine", "UrlFor"]
+__all__ = ["COUNT_KEYS", "Engine", "UrlFor", "unchecked_severity"]
 
 COUNT_KEYS = ("experiments", "runs", "logged_models", "registered_models", "model_versions")
 UrlFor = Callable[[Checkable], "str | None"]
 
 _UNUSED = "MLG001"
 _UNKNOWN = "MLG002"
+_UNCHECKED = "MLG004"
 _LEVELS = ("error", "warning", "off")
 _TOP = "[tool.mlflow-guard]"
 
@@ -79,6 +81,10 @@ class _Plan:
     #: while ``ignore`` and severity "off" (conventions the team does not have) are honoured.
     #: None when it would be this very plan.
     verdict: _Plan | None = None
+    #: severity of MLG004 for rules of this plan that could not decide; None when the team
+    #: ignored MLG004 or switched it off. Independent of ``select``: selecting MLG301 alone must
+    #: not turn an unreadable signature into a pass.
+    unchecked: Severity | None = None
 
     @property
     def judge(self) -> _Plan:
@@ -240,6 +246,7 @@ class Engine:
         obj: Checkable, kind: ObjectType, plan: _Plan, sups: Sequence[_Suppressions]
     ) -> list[_Hit]:
         hits: list[_Hit] = []
+        unchecked: dict[str, list[str]] = {}  # reason -> the rules it kept from deciding
         for rule in plan.by_kind[kind]:
             for message in rule.check(obj, plan.ctx):
                 # Every tag covering the hit is used, not just the first: MLflow 3 copies a run's
@@ -247,7 +254,16 @@ class Engine:
                 # both suppress, and neither is stale (MLG001).
                 if [sup.claim(rule.code) for sup in sups].count(True):
                     continue
+                if isinstance(message, Unchecked):
+                    unchecked.setdefault(str(message), []).append(f"{rule.code} {rule.name}")
+                    continue
                 hits.append(_Hit(rule, plan.severities[rule.code], message))
+        # one finding per unreadable fact, naming every rule that needed it
+        severity = plan.unchecked
+        if unchecked and severity and not [s.claim(_UNCHECKED) for s in sups].count(True):
+            for reason, rules in unchecked.items():
+                text = f"{', '.join(rules)} could not be checked: {reason}"
+                hits.append(_Hit(get_rule(_UNCHECKED), severity, text))
         return hits
 
     @staticmethod
@@ -346,8 +362,13 @@ class Engine:
         enabled = resolve_selectors(config.select, f"{where} select") - ignored
         levels = _severity_levels(config.severity, f"{where} severity")
         everything = {rule.code for rule in ALL_RULES} - ignored
-        verdict = None if enabled == everything else self._make_plan(config, everything, levels)
-        return self._make_plan(config, enabled, levels, verdict)
+        unchecked = unchecked_severity(config)
+        verdict = (
+            None
+            if enabled == everything
+            else self._make_plan(config, everything, levels, None, unchecked)
+        )
+        return self._make_plan(config, enabled, levels, verdict, unchecked)
 
     def _make_plan(
         self,
@@ -355,6 +376,7 @@ class Engine:
         enabled: set[str],
         levels: Mapping[str, str],
         verdict: _Plan | None = None,
+        unchecked: Severity | None = None,
     ) -> _Plan:
         severities: dict[str, Severity] = {}
         for rule in ALL_RULES:
@@ -370,7 +392,16 @@ class Engine:
             for kind in ALL_KINDS
         }
         ctx = RuleContext(config=config, now=self.now, source_run_errors=self._source_run_errors)
-        return _Plan(config, severities, by_kind, ctx, verdict)
+        return _Plan(config, severities, by_kind, ctx, verdict, unchecked)
+
+
+def unchecked_severity(config: GuardConfig) -> Severity | None:
+    """Severity of MLG004 under ``config``; None when the team ignored it or switched it off."""
+    if _UNCHECKED in resolve_selectors(config.ignore, f"{_TOP} ignore"):
+        return None
+    levels = _severity_levels(config.severity, f"{_TOP} severity")
+    level = levels.get(_UNCHECKED, get_rule(_UNCHECKED).default_severity)
+    return None if level == "off" else cast(Severity, level)
 
 
 def _severity_levels(mapping: Mapping[str, str], where: str) -> dict[str, str]:

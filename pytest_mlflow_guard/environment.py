@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from .gitinfo import strip_credentials
+from .redact import redact_text
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -49,7 +49,7 @@ def requirement_line(dist: metadata.Distribution, repo_root: Path | None = None)
     version = dist.version
     direct = _direct_url(dist)
     if direct is not None:
-        url = strip_credentials(str(direct.get("url", "")))
+        url = redact_text(str(direct.get("url", "")))
         vcs = direct.get("vcs_info")
         if isinstance(vcs, dict) and vcs.get("commit_id"):
             return f"{name} @ {vcs['vcs']}+{url}@{vcs['commit_id']}"

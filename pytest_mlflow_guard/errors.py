@@ -32,3 +32,9 @@ class ConfigError(GuardError, ValueError):
     The message names the offending key or option and, where there is a fixed set, the valid
     choices.
     """
+
+
+class ArgumentError(GuardError, TypeError, ValueError):
+    """An argument the tracker cannot record as given: the wrong type, a key MLflow would reject,
+    a value that is not a number... Raised before anything is written; the message names the
+    argument and the value."""

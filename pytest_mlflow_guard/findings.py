@@ -23,6 +23,9 @@ class Finding:
     run_id: str | None = None
     url: str | None = None  # link to the object in the MLflow UI, when a UI base URL is known
     object_name: str | None = None  # human label (experiment name, run name) for grouping in text
+    #: the store the object is in, when it is not the report's own (a pytest session also checks
+    #: the stores its tests pointed MLflow at); credential-free
+    store: str | None = None
 
     def fingerprint(self) -> str:
         """Identity used by baselines: stable across message wording changes."""

@@ -23,6 +23,7 @@ from .records import (
     RegisteredModelRecord,
     RunRecord,
 )
+from .redact import redact_text
 from .rules import Checkable, rule_infos
 
 
@@ -44,6 +45,8 @@ class CheckOptions:
     run_tags: Mapping[str, str] = field(default_factory=dict)
     workers: int = 8
     progress: TextIO | None = None  # where to draw a progress line (a TTY), or None
+    #: the server that resolves ``mlflow-artifacts:`` URIs (default: the config's)
+    artifacts_server: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -126,20 +129,27 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
     probe(uri)
     progress = _Progress(options.progress)
     findings = []
+    artifacts = options.artifacts_server or config.artifacts_server
     with bounded_http():
         if options.run_tags:
             from .mlflow_io.session_reader import SessionReader
 
             reader: StoreReader = SessionReader(
-                uri, options.run_tags, scope=config.scope, max_workers=options.workers
+                uri,
+                options.run_tags,
+                scope=config.scope,
+                max_workers=options.workers,
+                artifacts_server=artifacts,
             )
         else:
-            reader = StoreReader(uri, config.scope, max_workers=options.workers)
+            reader = StoreReader(
+                uri, config.scope, max_workers=options.workers, artifacts_server=artifacts
+            )
         for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
             findings.append(finding)
     progress.done()
     report = Report(
-        tracking_uri=links.redact_uri(uri),
+        tracking_uri=redact_text(uri),
         checked=dict(engine.checked),
         findings=findings,
         objects=engine.objects,

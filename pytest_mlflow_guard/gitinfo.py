@@ -1,15 +1,16 @@
 """Git facts about the code being run, read with the ``git`` executable (no GitPython needed).
 
-Remote URLs are stripped of credentials before they leave this module: a token in an HTTPS remote
-must never become a run tag.
+Remote URLs are stripped of credentials (:mod:`.redact`) before they leave this module: a token in
+an HTTPS remote must never become a run tag.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from .redact import redact_text
 
 _GIT_TIMEOUT_S = 10
 
@@ -21,24 +22,6 @@ class GitInfo:
     branch: str | None  # None on a detached HEAD
     dirty: bool
     remote: str | None  # credential-free
-
-
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
-_SECRET_QUERY = re.compile(
-    r"(?i)(?P<key>[?&][^=&#\s]*(?:token|key|secret|passw|pwd|auth|sig|credential)[^=&#\s]*=)"
-    r"[^&#\s]*"
-)
-
-
-def strip_credentials(text: str) -> str:
-    """Drop ``user:password@`` from every URL in ``text`` and mask secret-looking query values.
-
-    Works on any string (a bare URL, ``--uri=https://u:p@host``, a malformed ``http://[::1``)
-    without parsing it, so it cannot raise; scp-like ``git@host:org/repo`` carries no secret
-    and is left alone.
-    """
-    text = _USERINFO.sub(r"\g<scheme>", text)
-    return _SECRET_QUERY.sub(r"\g<key>***", text) if "?" in text else text
 
 
 def _git(cwd: Path, *args: str) -> str | None:
@@ -85,7 +68,7 @@ def git_info(path: Path | str) -> GitInfo | None:
     if remote_name:
         first = "origin" if "origin" in remote_name.split() else remote_name.split()[0]
         url = _git(start, "remote", "get-url", first)
-        remote = strip_credentials(url) if url else None
+        remote = redact_text(url) if url else None
     return GitInfo(
         root=Path(root),
         commit=commit,

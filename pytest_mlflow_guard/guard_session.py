@@ -21,9 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import context, conventions, session_env
+from . import context, conventions, interrupts, ledger, report_files, session_env, session_gate
 from .ci import ci_tags
 from .config import GuardConfig, _read_toml, find_pyproject, load_config
+from .display import clean
 from .errors import ConfigError, GuardError
 from .findings import Finding, Report
 from .markers import MarkerSpec
@@ -74,6 +75,13 @@ class GuardSession:
         except GuardError as exc:
             raise ConfigError(f"mlflow-guard experiment {self.experiment!r}: {exc}") from None
         self.tracking_uri: str | None = settings.tracking_uri
+        # a report file must never replace the store or the config (checked before the session)
+        protected = report_files.protected_for(self.display_uri, self.config_path)
+        report_files.check_targets(
+            ((f"--mlflow-guard-report {fmt}:", path) for fmt, path in settings.reports),
+            protected,
+            make_parents=True,
+        )
         self.session_id: str | None = None
         self.session_run_id: str | None = None
         self.experiment_id: str | None = None
@@ -83,6 +91,7 @@ class GuardSession:
         self.counts: Counter[str] = Counter()
         self.swept: list[str] = []
         self.status: str | None = None
+        self.interrupted = False  # Ctrl-C while the session ended: pytest then exits 2
         self._started = time.monotonic()
         self._saved_env: dict[str, str | None] = {}
         self._isolated: Any = None
@@ -111,7 +120,7 @@ class GuardSession:
         if not self.settings.enabled:
             return
         from .mlflow_io import stores
-        from .mlflow_io.connect import bounded_http, probe
+        from .mlflow_io.connect import BOUNDED_HTTP, bounded_http, probe
         from .mlflow_io.writer import resolved_tracking_uri
 
         self.session_id = uuid.uuid4().hex
@@ -128,24 +137,40 @@ class GuardSession:
             self._export("MLFLOW_TRACKING_URI", uri)
             # a server dying mid-session must cost seconds per call, not MLflow's minutes of
             # retries; values the user set win
-            for key, value in _BOUNDED_HTTP.items():
+            for key, value in BOUNDED_HTTP.items():
                 if key not in os.environ:
                     self._export(key, value)
             stores.ensure_sqlite_store(uri)
             probe(uri)
-            ledger = Path(self._isolated.root if self._isolated else _tmpdir()) / (
-                f"mlflow-guard-{self.session_id}.ledger"
-            )
-            ledger.touch()
-            self._ledger = ledger
-            self._export(session_env.ENV_LEDGER, str(ledger))
+            folder = Path(self._isolated.root if self._isolated else _tmpdir())
+            self._ledger = ledger.create(folder / f"mlflow-guard-{self.session_id}.ledger")
+            self._export(session_env.ENV_LEDGER, str(self._ledger))
             self._export(session_env.ENV_SESSION_ID, self.session_id)
             with bounded_http():
                 self._open_session_run()
-            assert self.session_run_id is not None
+            assert self.session_run_id is not None and self.experiment_id is not None
             self._export(session_env.ENV_SESSION_RUN_ID, self.session_run_id)
+            # where plain mlflow.start_run() without an experiment goes (context_provider)
+            self._export(session_env.ENV_TRACKING_URI, uri)
+            self._export(session_env.ENV_EXPERIMENT_NAME, self.experiment)
+            self._export(session_env.ENV_EXPERIMENT_ID, self.experiment_id)
+        except KeyboardInterrupt:
+            self._abandon("interrupted while the session started")
+            raise
         except Exception as exc:  # MlflowException, OSError, sqlalchemy...: reported, not raised
             self.problem = _describe(exc, self.display_uri)
+
+    def _abandon(self, why: str) -> None:
+        """Ctrl-C before the session was under way: end its run KILLED, check nothing."""
+        self.problem = why
+        self.status = "KILLED"
+        if self.session_run_id is not None and self.tracking_uri is not None:
+            from .mlflow_io.session_run import SessionStore
+
+            try:
+                SessionStore(self.tracking_uri).close_session_run(self.session_run_id, "KILLED")
+            except Exception:  # the store is why we are stopping: nothing more to do
+                self.status = None
 
     def _open_session_run(self) -> None:
         from .mlflow_io.session_run import SessionStore
@@ -201,30 +226,48 @@ class GuardSession:
         tags = marker.run_tags(nodeid) if marker else {}
         if tags:
             os.environ[session_env.ENV_TEST_TAGS] = json.dumps(tags)
-        self._ledger_size = _size(os.environ.get(session_env.ENV_LEDGER))
+        self._ledger_size = ledger.size(os.environ.get(session_env.ENV_LEDGER))
 
     def end_test(self, nodeid: str) -> list[Finding]:
-        """Findings on the runs this test made (only looked for when it made some)."""
+        """Findings on the runs this test made, in every store it made them in (only looked
+        for when it made some)."""
         os.environ.pop(session_env.ENV_TEST_TAGS, None)
         if not (self.active and self.settings.gate_on and self.settings.test_findings):
             return []
-        if _size(os.environ.get(session_env.ENV_LEDGER)) == self._ledger_size:
+        entries = ledger.entries(os.environ.get(session_env.ENV_LEDGER), self._ledger_size)
+        if not entries:
             return []  # no process wrote "I am starting a run" during this test
-        assert self.session_id is not None
+        assert self.session_id is not None and self.tracking_uri is not None
+        tags = {session_env.TAG_SESSION: self.session_id, session_env.TAG_TEST_NODEID: nodeid}
         try:
-            report = self._check(
-                {session_env.TAG_SESSION: self.session_id, session_env.TAG_TEST_NODEID: nodeid}
-            )
+            report = self._check(tags)
         except Exception as exc:
             self.problem = _describe(exc, self.display_uri)
             return []
+        others = session_gate.other_stores(entries, self.tracking_uri)
+        if others:
+            report = self._combine(report, others, tags)
         return [f for f in report.findings if f.run_id != self.session_run_id]
 
-    def _check(self, run_tags: Mapping[str, str] | None, experiments: Sequence[str] = ()) -> Report:
+    def _combine(self, report: Report, uris: Sequence[str], run_tags: Mapping[str, str]) -> Report:
+        return session_gate.combine(
+            report,
+            uris,
+            lambda uri: self._check(run_tags, uri=uri),
+            self.config,
+            lambda exc: _reason(exc),
+        )
+
+    def _check(
+        self,
+        run_tags: Mapping[str, str] | None,
+        experiments: Sequence[str] = (),
+        uri: str | None = None,
+    ) -> Report:
         from .gate import CheckOptions, run_check
 
         options = CheckOptions(
-            tracking_uri=self.tracking_uri,
+            tracking_uri=uri or self.tracking_uri,
             config_path=self.config_path,
             config=self.config,
             experiments=experiments,
@@ -250,11 +293,17 @@ class GuardSession:
 
     # ------------------------------------------------------------------ controller: finish
     def finish(self, exitstatus: int, interrupted: bool) -> bool:
-        """End leftover runs, run the gate, close the session run. True: fail the build."""
+        """End leftover runs, run the gate, close the session run. True: fail the build.
+
+        Ctrl-C at any moment of it sets ``interrupted`` instead of escaping (pytest would print
+        a raw traceback): the session run still ends, KILLED."""
         try:
             if not self.settings.enabled or self.session_run_id is None or self.problem:
                 return self.settings.mode == "enforce" and self.problem is not None
             return self._finish(exitstatus, interrupted)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return self.settings.mode == "enforce"
         finally:
             self.close()
 
@@ -266,10 +315,14 @@ class GuardSession:
         with bounded_http():
             store = SessionStore(self.tracking_uri)
             try:
-                runs = store.close_out(self.session_id, "KILLED", keep=self.session_run_id)
+                with interrupts.deferred():  # a few requests: finish them, then stop
+                    runs = store.close_out(self.session_id, "KILLED", keep=self.session_run_id)
                 self.swept, self.run_tests = runs.ended, runs.tests
                 if self.settings.gate_on:
                     self.report = self._gate(store, runs.experiment_ids)
+            except KeyboardInterrupt:
+                interrupted = self.interrupted = True
+                self.problem = "interrupted while checking the session: it was not checked"
             except Exception as exc:
                 self.problem = _describe(exc, self.display_uri)
             failing = self.settings.mode == "enforce" and (
@@ -280,13 +333,16 @@ class GuardSession:
             else:
                 self.status = "FAILED" if exitstatus != 0 or failing else "FINISHED"
             try:
-                store.finish_session_run(
-                    self.session_run_id,
-                    self.status,
-                    self._metrics(),
-                    {"pytest.outcome": self.status.lower()},
-                    self._report_files(),
-                )
+                with interrupts.deferred():  # the session run ends with its status, always
+                    store.finish_session_run(
+                        self.session_run_id,
+                        self.status,
+                        self._metrics(),
+                        {"pytest.outcome": self.status.lower()},
+                        self._report_files(),
+                    )
+            except KeyboardInterrupt:
+                self.interrupted = True
             except Exception as exc:
                 self.problem = self.problem or _describe(exc, self.display_uri)
                 failing = self.settings.mode == "enforce"
@@ -294,13 +350,19 @@ class GuardSession:
         return failing
 
     def _gate(self, store: Any, experiment_ids: set[str]) -> Report:
-        assert self.session_id is not None
+        assert self.session_id is not None and self.tracking_uri is not None
+        session = {session_env.TAG_SESSION: self.session_id}
         if self.settings.scope == "session":
-            return self._check({session_env.TAG_SESSION: self.session_id})
-        if self.settings.scope == "experiment":
+            report = self._check(session)
+        elif self.settings.scope == "experiment":
             names = store.experiment_names(experiment_ids)
-            return self._check(None, [_glob_escape(n) for n in names] or [self.experiment])
-        return self._check(None)
+            report = self._check(None, [_glob_escape(n) for n in names] or [self.experiment])
+        else:
+            report = self._check(None)
+        # runs the tests made in stores of their own: checked there (scope session)
+        entries = ledger.entries(self._ledger)
+        others = session_gate.other_stores(entries, self.tracking_uri)
+        return self._combine(report, others, session) if others else report
 
     def _metrics(self) -> dict[str, float]:
         metrics = {
@@ -330,9 +392,7 @@ class GuardSession:
         from .reporters import render
 
         for fmt, path in self.settings.reports:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(render(fmt, self.report), encoding="utf-8")
+            report_files.write_text(path, render(fmt, self.report))
 
     def close(self) -> None:
         """Undo the environment exports, remove the ledger and a throwaway store (idempotent)."""
@@ -350,7 +410,6 @@ class GuardSession:
             self._isolated = None
 
 
-_BOUNDED_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 _WORKER_KEYS = ("session_id", "session_run_id", "experiment_id", "tracking_uri", "problem")
 
 
@@ -360,13 +419,6 @@ def _tmpdir() -> str:
     return tempfile.gettempdir()
 
 
-def _size(path: str | None) -> int:
-    try:
-        return os.stat(path).st_size if path else 0
-    except OSError:
-        return 0
-
-
 def _glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
@@ -374,12 +426,17 @@ def _glob_escape(name: str) -> str:
 def _safe_args(args: Sequence[str]) -> str:
     import shlex
 
-    return shlex.join(context._redact_args(list(args)))[: context.MAX_COMMAND_LENGTH]
+    from .redact import redact_args
+
+    return shlex.join(redact_args(args))[: context.MAX_COMMAND_LENGTH]
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one clean line: MLflow's messages carry the request URL, credentials
+    included, and store strings."""
+    message = str(getattr(exc, "message", None) or exc).strip()
+    return clean(message.splitlines()[0] if message else type(exc).__name__)
 
 
 def _describe(exc: BaseException, uri: str) -> str:
-    from .mlflow_io.links import redact_uri
-
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    message = str(message).splitlines()[0] if str(message).strip() else type(exc).__name__
-    return f"tracking store {redact_uri(uri)} unusable: {message}"
+    return f"tracking store {clean(uri)} unusable: {_reason(exc)}"

@@ -162,6 +162,10 @@ def _parse(option: Option, raw: Any, where: str) -> Any:
         items = [raw] if isinstance(raw, str) else list(raw)
         return tuple(_report_target(str(item), where) for item in items if str(item).strip())
     value = str(raw).strip()
+    if value and option.dest == "tracking_uri":
+        from .mlflow_io.connect import check_uri
+
+        check_uri(where, value)
     return value or None
 
 
@@ -212,7 +216,7 @@ def resolve(
 
 def header_line(settings: Settings, tracking_uri: str, experiment: str) -> str:
     """``mlflow-guard: mode=enforce (ini), tracking=... (env MLFLOW_TRACKING_URI), ...``"""
-    from .mlflow_io.links import redact_uri
+    from .redact import redact_text
 
     s = settings.sources
     if not settings.enabled:
@@ -221,12 +225,14 @@ def header_line(settings: Settings, tracking_uri: str, experiment: str) -> str:
     parts = [
         f"on ({s.get('enabled', 'default')})",
         f"mode={settings.mode} ({s.get('mode', 'default')})",
-        f"tracking={store}{redact_uri(tracking_uri)} "
+        f"tracking={store}{redact_text(tracking_uri)} "
         f"({s.get('isolated' if settings.isolated else 'tracking_uri', 'default')})",
         f"experiment={experiment} ({s.get('experiment', 'default')})",
         f"scope={settings.scope} ({s.get('scope', 'default')})",
     ]
-    return "mlflow-guard: " + ", ".join(parts)
+    from .display import clean
+
+    return clean("mlflow-guard: " + ", ".join(parts))
 
 
 def markdown_table() -> str:

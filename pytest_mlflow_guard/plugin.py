@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import context, session_env
+from .display import clean
 from .errors import ConfigError, GuardError
 from .guard_session import GuardSession
 from .markers import MarkerSpec
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 SESSION_KEY = pytest.StashKey[GuardSession]()
 REPORTS_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 MARKER_KEY = pytest.StashKey[MarkerSpec | None]()
+#: the ``mlflow_run`` fixture's run, for teardown to correct its outcome
+FIXTURE_RUN_KEY = pytest.StashKey[Any]()
 _FIXTURES = ("tracker", "mlflow_run")
 
 
@@ -143,7 +146,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     guard = _guard(config)
     lines = [header_line(guard.settings, guard.display_uri, guard.experiment)]
     if guard.problem:
-        lines.append(f"mlflow-guard: {guard.problem}")
+        lines.append(f"mlflow-guard: {clean(guard.problem)}")
     return lines
 
 
@@ -160,7 +163,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(session.config):
         return
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    if _guard(session.config).finish(int(exitstatus), interrupted) and session.exitstatus == 0:
+    guard = _guard(session.config)
+    failing = guard.finish(int(exitstatus), interrupted)
+    if guard.interrupted:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+    elif failing and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -225,6 +232,9 @@ class GuardedTestHooks:
         # errors only: warning-level findings would repeat, per test, what the summary lists
         errors = [f for f in self.guard.end_test(item.nodeid) if f.severity == "error"]
         if errors and self.guard.settings.mode == "enforce":
+            fixture_run = item.stash.get(FIXTURE_RUN_KEY, None)
+            if fixture_run is not None:  # tagged "passed" before the guard's verdict
+                fixture_run.mark_errored()
             pytest.fail(
                 "mlflow-guard: runs made by this test break the team's conventions:\n"
                 + findings_block(errors),
@@ -256,7 +266,7 @@ def _spec(request: pytest.FixtureRequest) -> MarkerSpec | None:
 
 def _check_usable(guard: GuardSession) -> None:
     if guard.settings.enabled and guard.problem:
-        pytest.fail(f"mlflow-guard: {guard.problem}", pytrace=False)
+        pytest.fail(f"mlflow-guard: {clean(guard.problem)}", pytrace=False)
 
 
 def _run_tags(request: pytest.FixtureRequest, guard: GuardSession) -> dict[str, str]:
@@ -331,6 +341,7 @@ def mlflow_run(request: pytest.FixtureRequest) -> Iterator[Any]:
     }
     experiment = (spec.experiment if spec and spec.experiment else None) or guard.experiment
     run = FixtureRun(guard.tracking_uri, experiment, request.node.name, tags)
+    request.node.stash[FIXTURE_RUN_KEY] = run
     with preserved_mlflow_state():
         try:
             active = run.start()

@@ -4,8 +4,11 @@ These are built by ``pytest_mlflow_guard.mlflow_io.reader`` from MLflow entities
 rule-case data files directly). They import neither MLflow nor pytest, so the rule engine and the
 reporters can be exercised on plain data. Times are timezone-aware UTC datetimes.
 
-A ``None`` in a ``has_*`` field means "could not be determined" (artifact unreadable, store does
-not expose it); rules treat unknown as "not a violation" and never guess.
+A ``None`` in a ``has_*`` field means "could not be determined". When the reader tried and
+failed (artifact unreadable, permission denied, file missing) the matching ``*_unreadable`` field
+says why, and the rule that needed the fact reports it as unchecked (MLG004): what could not be
+checked is never counted as a pass. A ``None`` without a reason (a record built by hand) is not
+reported.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-ObjectType = Literal["experiment", "run", "logged_model", "registered_model", "model_version"]
+ObjectType = Literal[
+    "experiment", "run", "logged_model", "registered_model", "model_version", "store"
+]
 
 #: Tag that exempts a run, logged model, model version or registered model from some rule codes
 #: (comma separated codes or names); ``IGNORE_REASON_TAG`` says why.
@@ -47,6 +52,8 @@ class LoggedModelRecord:
     has_input_example: bool | None = None
     flavors: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: why the model's ``MLmodel`` file could not be read (then ``has_*`` are None)
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class RunRecord:
     #: whether ``run_name`` is one MLflow made up for an unnamed run (from its word lists); None
     #: when that cannot be told (rules then fall back to the shape of the name)
     name_generated: bool | None = None
+    #: why the run's artifacts could not be listed (then ``has_requirements`` is None)
+    requirements_unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,10 @@ class ModelVersionRecord:
     #: when the version names a run that no longer exists (deleted or never there).
     source_run: RunRecord | None = None
     source_run_missing: bool = False
+    #: why the version's ``MLmodel`` could not be read (then ``has_signature`` is None)
+    signature_unreadable: str | None = None
+    #: why the version's source run could not be fetched (then ``source_run`` is None)
+    source_run_unreadable: str | None = None
 
     @property
     def object_id(self) -> str:

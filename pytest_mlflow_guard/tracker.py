@@ -14,23 +14,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import context, conventions, environment
+from . import arguments, context, conventions, environment, interrupts
 from .config import GuardConfig, load_config
-from .errors import ConventionError, GuardError
+from .display import clean
+from .errors import ArgumentError, ConventionError, GuardError
+from .redact import redact_mapping
 
 RUN_MODES = ("training", "validation", "inference")
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"optim": {"lr": 0.1}}`` -> ``{"optim.lr": 0.1}``."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, full + "."))
-        else:
-            out[full] = value
-    return out
+    return arguments.flatten("params", values, prefix)
 
 
 class ExperimentTracker:
@@ -56,6 +51,10 @@ class ExperimentTracker:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         base = config if config is not None else load_config()
+        if arguments.optional_str("ExperimentTracker(tracking_uri=...)", tracking_uri):
+            from .mlflow_io.connect import check_uri
+
+            check_uri("ExperimentTracker(tracking_uri=...)", str(tracking_uri))
         self.experiment_name = conventions.check_experiment_name(experiment_name, base)
         # what the gate applies to this experiment's runs: overrides matching its name included
         self.config = base.for_experiment(self.experiment_name)
@@ -66,7 +65,7 @@ class ExperimentTracker:
         self.initial_stage = initial_stage
         self.code_path = Path(code_path) if code_path is not None else None
         # tags every run of this tracker starts with (the pytest fixture puts the session's here)
-        self.default_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.default_tags = arguments.tag_values("ExperimentTracker(tags=...)", tags)
         self._client: Any = None
         self._run_id: str | None = None
         # (model name, version, model created by this run) registered by the open run, so a
@@ -94,7 +93,9 @@ class ExperimentTracker:
         """Id of the run started by ``start_run`` that is still open, if any."""
         return self._run_id
 
-    def _check_run_mode(self, mode: str) -> str:
+    def _check_run_mode(self, mode: object) -> str:
+        if not isinstance(mode, str):
+            raise ArgumentError(f"run_mode={mode!r}: expected a string")
         allowed = self.config.allowed_values.get(context.TAG_RUN_MODE, RUN_MODES)
         if mode not in allowed:
             raise ConventionError("MLG202", "tag-value", mode, f"run.mode in {', '.join(allowed)}")
@@ -121,7 +122,8 @@ class ExperimentTracker:
         if self.model_type:
             merged[context.TAG_MODEL_TYPE] = self.model_type
         merged.update(self.default_tags)
-        merged.update({str(k): str(v) for k, v in (tags or {}).items()})
+        merged.update(arguments.tag_values("tags", tags))
+        merged = redact_mapping(merged)  # a secret-looking tag keeps its name, not its value
         conventions.check_tag_values(merged, self.config)
         conventions.check_lengths(merged, conventions.MAX_TAG_VALUE_LENGTH, "tag")
         return merged
@@ -147,6 +149,11 @@ class ExperimentTracker:
         """
         from .mlflow_io import writer
 
+        # every argument is checked before anything is written
+        arguments.optional_str("start_run(run_name=...)", run_name)
+        arguments.optional_str("start_run(description=...)", description)
+        if nested is not None and not isinstance(nested, bool):
+            raise ArgumentError(f"start_run(nested={nested!r}): expected True, False or None")
         if run_mode is not None:
             self._check_run_mode(run_mode)
         if run_name is None:
@@ -157,16 +164,18 @@ class ExperimentTracker:
             nested = writer.has_active_run()
         if nested:
             merged.pop("mlflow.parentRunId", None)  # MLflow sets it to the enclosing run
-        experiment_id, created = writer.experiment_id_for(self.client, self.experiment_name)
+        experiment = writer.use_experiment(self.client, self.experiment_name)
         try:
             with context.tags_supplied():
                 run = writer.start_fluent_run(
-                    self._tracking_uri, experiment_id, run_name, merged, nested, description
-                )
+                    self._tracking_uri, experiment.experiment_id, run_name, merged, nested,
+                    description,
+                )  # fmt: skip
         except BaseException:
-            if created:  # e.g. another run is active and nested=False: leave no empty experiment
-                writer.discard_experiment_if_empty(self.client, experiment_id)
+            # e.g. another run is active and nested=False: leave no empty experiment behind
+            writer.discard_experiment_if_empty(self.client, experiment)
             raise
+        context.note_run(self.tracking_uri)
         outer = self._run_id, self._versions
         self._run_id, self._versions = run.info.run_id, []
         try:
@@ -174,12 +183,12 @@ class ExperimentTracker:
         except ConventionError:
             writer.end_run("FAILED")
             try:
-                writer.discard_run(
-                    self.client, run.info.run_id, experiment_id if created else None, self._versions
-                )
+                with interrupts.deferred():  # a roll-back cut in half leaves half an attempt
+                    writer.discard_run(self.client, run.info.run_id, experiment, self._versions)
             except Exception as exc:  # the refusal is the news; a failed clean-up must not hide it
                 warnings.warn(
-                    f"could not roll back refused run {run.info.run_id} (left FAILED): {exc}",
+                    f"could not roll back refused run {run.info.run_id} (left FAILED): "
+                    f"{clean(exc)}",
                     stacklevel=3,
                 )
             raise
@@ -191,8 +200,19 @@ class ExperimentTracker:
             raise
         else:
             writer.end_run("FINISHED")
+            self._announce(run)
         finally:
             self._run_id, self._versions = outer
+
+    def _announce(self, run: Any) -> None:
+        """MLflow's own "View run" line (which it prints for a server store, credentials of the
+        tracking URI included), printed without them."""
+        from .mlflow_io import links
+
+        base = links.ui_url_for(self.tracking_uri, self.config.ui_url)
+        if base is not None and self.tracking_uri.partition("://")[0].lower() in ("http", "https"):
+            url = links.run_url(base, run.info.experiment_id, run.info.run_id)
+            print(f"🏃 View run {clean(run.info.run_name or run.info.run_id)} at: {url}")
 
     # -- logging ----------------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -203,7 +223,8 @@ class ExperimentTracker:
         from .mlflow_io import writer
 
         run_id = self._require_run("log_params")
-        flat = {k: str(v) for k, v in flatten(params).items()}
+        flat = {arguments.check_key("param", k): str(v) for k, v in flatten(params).items()}
+        flat = redact_mapping(flat)  # a param called db.password is recorded as "***"
         conventions.check_lengths(flat, conventions.MAX_PARAM_VALUE_LENGTH, "param")
         writer.log_params(self.client, run_id, flat)
 
@@ -211,19 +232,15 @@ class ExperimentTracker:
         from .mlflow_io import writer
 
         run_id = self._require_run("log_metrics")
-        values: dict[str, float] = {}
-        for key, value in flatten(metrics).items():
-            try:
-                values[key] = float(value)
-            except (TypeError, ValueError):
-                raise GuardError(f"metric {key!r}: {value!r} is not a number") from None
+        values = arguments.metric_values("metrics", metrics)
+        step = arguments.step_value(step)
         writer.log_metrics(self.client, run_id, values, step, int(time.time() * 1000))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from .mlflow_io import writer
 
         run_id = self._require_run("set_tags")
-        values = {str(k): str(v) for k, v in tags.items()}
+        values = redact_mapping(arguments.tag_values("tags", tags))
         conventions.check_tag_values(values, self.config)
         conventions.check_lengths(values, conventions.MAX_TAG_VALUE_LENGTH, "tag")
         writer.set_tags(self.client, run_id, values)
@@ -271,6 +288,8 @@ class ExperimentTracker:
         """
         from .mlflow_io import registry, writer
 
+        arguments.optional_str("log_model(artifact_path=...)", artifact_path)
+        arguments.optional_str("log_model(name=...)", name)
         if registered_model_name is not None:
             conventions.check_registered_model_name(registered_model_name, self.config)
         target_stage = stage if stage is not None else self.initial_stage

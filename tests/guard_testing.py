@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ __all__ = [
     "GUARDED_PYPROJECT",
     "GuardedProject",
     "_free_port",
+    "faulty_server",
     "git",
     "running_server",
     "stop_server",
@@ -141,3 +144,43 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=15)
+
+
+@contextmanager
+def faulty_server(fault: str, healthy_paths: tuple[str, ...] = ("/health",)) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 that answers ``healthy_paths`` like MLflow's and, for every
+    other request, ``fault``: "hang" (never answers) or "drop" (closes the connection).
+
+    The faults real servers have: a worker stuck behind a healthy /health, a proxy that resets
+    the connection. Yields its URL."""
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self) -> None:
+            if self.path.split("?", 1)[0] in healthy_paths or self.path in healthy_paths:
+                body = b"OK" if self.path == "/health" else b"{}"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif fault == "hang":
+                release.wait(120)
+            else:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

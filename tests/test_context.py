@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_mlflow_guard.context import _redact_args
-from pytest_mlflow_guard.gitinfo import git_info, strip_credentials
+from pytest_mlflow_guard.gitinfo import git_info
+from pytest_mlflow_guard.redact import redact_args as _redact_args
+from pytest_mlflow_guard.redact import redact_text as strip_credentials
 
 
 def head(repo: Path) -> str:

@@ -135,7 +135,9 @@ def test_text_names_rule_object_message_and_url() -> None:
         "checked 1 experiment, 2 runs, 1 logged model, 1 registered model, 1 model version" in out
     )
     # Multi-line message: the continuation is indented under the finding.
-    assert "\n" + " " * 11 + "second line" in out
+    # a store string never starts a line of its own: the newline is shown, not printed
+    assert "100% sure\\nsecond line" in out
+    assert not any(line.startswith("second line") for line in out.splitlines())
     assert "hidden by the baseline" not in out
 
 
@@ -298,22 +300,32 @@ def test_sarif_document() -> None:
         assert SARIF_SUBSET["result"] <= set(result)
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["level"] == finding.severity
-        assert result["message"]["text"] == finding.message
+        expected = f"{finding.message} {finding.url}" if finding.url else finding.message
+        assert result["message"]["text"] == expected
+        assert result.get("hostedViewerUri") == finding.url
         (location,) = result["locations"]
-        # GitHub rejects an upload if any result lacks an artifact URI.
-        assert location["physicalLocation"]["artifactLocation"]["uri"]
+        # GitHub rejects an upload if any result lacks an artifact URI, and also when that URI
+        # is absolute with another scheme than file (github/codeql-action#754): always relative
+        artifact = location["physicalLocation"]["artifactLocation"]
+        assert artifact["uri"] and "://" not in artifact["uri"]
+        assert artifact["uriBaseId"] == "MLFLOW_TRACKING"
         (logical,) = location["logicalLocations"]
         assert logical["name"] == finding.object_id
         assert logical["kind"] == finding.object_type
 
-    assert results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == URL
+    assert results[1]["hostedViewerUri"] == URL and results[1]["properties"]["url"] == URL
     run_loc = results[2]["locations"][0]
     assert run_loc["logicalLocations"][0]["fullyQualifiedName"] == "experiment/1/run/run-1"
     assert run_loc["physicalLocation"]["artifactLocation"] == {
         "uri": "experiment/1/run/run-1",
         "uriBaseId": "MLFLOW_TRACKING",
     }
-    assert run["originalUriBaseIds"]["MLFLOW_TRACKING"]["uri"] == "http://mlflow.example.com/"
+    # an https base would make every location absolute again: described, not given as a URI
+    assert "uri" not in run["originalUriBaseIds"]["MLFLOW_TRACKING"]
+    assert (
+        "http://mlflow.example.com"
+        in run["originalUriBaseIds"]["MLFLOW_TRACKING"]["description"]["text"]
+    )
     orphan = results[5]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert orphan == "registered_model/orphan%20model"
 

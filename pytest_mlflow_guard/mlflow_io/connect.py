@@ -9,17 +9,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import GuardError
-from .links import redact_uri
+from ..redact import redact_text
 
-__all__ = ["bounded_http", "probe"]
+__all__ = ["BOUNDED_HTTP", "bounded_http", "check_uri", "probe"]
 
 
 def probe(tracking_uri: str, timeout_s: float = 10.0) -> None:
@@ -32,12 +33,12 @@ def probe(tracking_uri: str, timeout_s: float = 10.0) -> None:
     would otherwise create an empty store and the gate would pass on nothing. Other schemes
     (postgresql, databricks...) are left to the first real request.
     """
-    parsed = urllib.parse.urlsplit(tracking_uri)
+    parsed = urllib.parse.urlsplit(check_uri("tracking URI", tracking_uri))
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
         _probe_http(tracking_uri, timeout_s)
     elif scheme == "sqlite":
-        path = _sqlite_path(tracking_uri)
+        path = sqlite_path(tracking_uri)
         if path:
             _probe_sqlite(tracking_uri, path)
     elif scheme in ("", "file") and tracking_uri:
@@ -46,7 +47,7 @@ def probe(tracking_uri: str, timeout_s: float = 10.0) -> None:
             raise GuardError(f"no MLflow store at {tracking_uri}: {local} is not a directory")
 
 
-def _sqlite_path(uri: str) -> str | None:
+def sqlite_path(uri: str) -> str | None:
     """The database file of a ``sqlite:`` URI (SQLAlchemy rules: ``sqlite:////abs``,
     ``sqlite:///relative``), or None for an in-memory or ``file:`` URI database."""
     rest = uri.split(":", 1)[1]
@@ -62,7 +63,7 @@ def _sqlite_path(uri: str) -> str | None:
 def _probe_sqlite(tracking_uri: str, path: str) -> None:
     """The file must be a SQLite database holding MLflow's ``experiments`` table. Opened with
     ``mode=ro``: an empty file stays empty (MLflow itself would create its schema in it)."""
-    where = f"no MLflow store at {redact_uri(tracking_uri)}"
+    where = f"no MLflow store at {redact_text(tracking_uri)}"
     if not os.path.isfile(path):
         raise GuardError(f"{where}: {path} does not exist")
     try:
@@ -79,43 +80,82 @@ def _probe_sqlite(tracking_uri: str, path: str) -> None:
         raise GuardError(f"{where}: {path} has no MLflow tables")
 
 
+_API_PROBE = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
 def _probe_http(tracking_uri: str, timeout_s: float) -> None:
-    safe = redact_uri(tracking_uri)
-    health = safe.rstrip("/") + "/health"
+    """``/health``, then one cheap API request, within ``timeout_s`` in all: a server whose
+    health check answers while its API hangs (a stuck worker, a dead database behind it) must
+    be reported now, not after MLflow's retries of every request."""
+    safe = redact_text(tracking_uri).split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    deadline = time.monotonic() + timeout_s
     outcome: list[str | None] = []
+    step = ["/health"]
+
+    def get(path: str) -> str | None:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            with urllib.request.urlopen(safe + path, timeout=remaining) as response:
+                response.read(64)
+        except urllib.error.HTTPError as exc:
+            # any answer below 500 counts: the endpoint may sit behind authentication
+            return None if exc.code < 500 else f"HTTP {exc.code} {exc.reason}"
+        except urllib.error.URLError as exc:
+            return str(exc.reason)
+        except Exception as exc:
+            return str(exc) or type(exc).__name__
+        return None
 
     def attempt() -> None:
-        try:
-            with urllib.request.urlopen(health, timeout=timeout_s) as response:
-                response.read(64)
-            outcome.append(None)
-        except urllib.error.HTTPError as exc:
-            outcome.append(None if exc.code < 500 else f"HTTP {exc.code} {exc.reason}")
-        except urllib.error.URLError as exc:
-            outcome.append(str(exc.reason))
-        except Exception as exc:
-            outcome.append(str(exc) or type(exc).__name__)
+        problem = get("/health")
+        if problem is None:
+            step.append(_API_PROBE)
+            problem = get(_API_PROBE)
+        outcome.append(problem)
 
     thread = threading.Thread(target=attempt, name="mlflow-guard-probe", daemon=True)
     thread.start()
     thread.join(timeout_s)  # also bounds name resolution, which urlopen's timeout does not
     if not outcome:
-        raise GuardError(f"cannot reach tracking server {safe}: no answer within {timeout_s:g} s")
+        what = "its API" if len(step) > 1 else "/health"
+        hint = " although /health answers" if len(step) > 1 else ""
+        raise GuardError(
+            f"cannot use tracking server {safe}: {what} did not answer within {timeout_s:g} s{hint}"
+        )
     if outcome[0] is not None:
         raise GuardError(f"cannot reach tracking server {safe}: {outcome[0]}")
 
 
+def check_uri(where: str, uri: str) -> str:
+    """``uri`` when it can be a tracking URI at all; ``GuardError`` naming ``where`` otherwise
+    (a malformed ``http://u:p@[::1`` would raise deep inside MLflow)."""
+    try:
+        parsed = urllib.parse.urlsplit(uri)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise GuardError(f"{where} {redact_text(uri)!r}: not a valid URI ({exc})") from None
+    if parsed.scheme.lower() in ("http", "https") and not parsed.hostname:
+        raise GuardError(f"{where} {redact_text(uri)!r}: no host in the URL")
+    return uri
+
+
+#: MLflow's HTTP settings while the guard talks to a server: one request waits at most 15 s and
+#: is retried once after a second, so a hanging server costs about 30 s, not MLflow's default
+#: minutes of retries. Values the user set win.
+BOUNDED_HTTP = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
+
 @contextmanager
-def bounded_http(max_retries: int = 2, timeout_s: float = 30.0) -> Iterator[None]:
-    """Cap MLflow's HTTP retries and per-request timeout while the block runs (MLflow reads these
-    per request; its defaults retry for minutes). Values already set in the environment win."""
-    wanted = {
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(max_retries),
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, int(timeout_s))),
-    }
-    added = [key for key in wanted if key not in os.environ]
+def bounded_http(settings: Mapping[str, str] = BOUNDED_HTTP) -> Iterator[None]:
+    """:data:`BOUNDED_HTTP` (or ``settings``) in the environment while the block runs: MLflow
+    reads them at every request."""
+    added = [key for key in settings if key not in os.environ]
     for key in added:
-        os.environ[key] = wanted[key]
+        os.environ[key] = settings[key]
     try:
         yield
     finally:

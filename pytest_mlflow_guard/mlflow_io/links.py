@@ -1,47 +1,34 @@
-"""Links into the MLflow UI, and URIs made safe to print. Standard library only (no MLflow), so
-reporters may import it cheaply.
+"""Links into the MLflow UI. Standard library only (no MLflow), so reporters may import it cheaply.
 
 The UI uses hash routing: ``<base>/#/experiments/<id>/runs/<run_id>``. No URL built here ever
-carries credentials: user info, query and fragment are stripped from the base.
+carries credentials: the base loses its user info (:mod:`..redact`), query and fragment.
 """
 
 from __future__ import annotations
 
 import urllib.parse
 
+from ..redact import redact_text
+
 __all__ = [
     "experiment_url",
     "logged_model_url",
     "model_version_url",
-    "redact_uri",
     "registered_model_url",
     "run_url",
     "ui_url_for",
 ]
 
 
-def redact_uri(uri: str) -> str:
-    """``uri`` without user info, query or fragment (where tokens hide)."""
-    parsed = urllib.parse.urlsplit(uri)
-    if not parsed.netloc:
-        return uri
-    host = parsed.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parsed.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port else host
-    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, "", ""))
-
-
 def ui_url_for(tracking_uri: str | None, ui_url: str | None) -> str | None:
     """The MLflow UI base URL: the configured ``ui_url``, else an http(s) tracking URI; never
     with credentials. None when neither gives one (a sqlite or file store)."""
     for candidate in (ui_url, tracking_uri):
-        if candidate and urllib.parse.urlsplit(candidate).scheme.lower() in ("http", "https"):
-            return redact_uri(candidate).rstrip("/")
+        scheme = (candidate or "").partition("://")[0].lower()
+        if candidate and scheme in ("http", "https"):
+            # string operations only: a malformed URL ("http://[::1") must not raise here
+            base = redact_text(candidate).split("#", 1)[0].split("?", 1)[0]
+            return base.rstrip("/")
     return None
 
 

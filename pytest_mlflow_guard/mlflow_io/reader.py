@@ -38,13 +38,20 @@ from ..records import (
     RegisteredModelRecord,
     RunRecord,
 )
+from ..redact import redact_text
 from .artifacts import has_requirements, local_path, model_facts, read_mlmodel
-from .links import redact_uri
 from .paging import ModelsByRun, generated_run_name, pages, to_utc, version_run_id
 from .scope import quote as _quote
 from .scope import run_filter
 
 __all__ = ["StoreReader"]
+
+
+def _unsupported(exc: MlflowException) -> bool:
+    """The store has no such endpoint (an MLflow 2 server): not a failure to read."""
+    code = str(getattr(exc, "error_code", ""))
+    return code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED") or "404" in str(exc.message)[:200]
+
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,8 +78,11 @@ class StoreReader:
         now: datetime | None = None,
         registry_uri: str | None = None,
         include_registry: bool = True,
+        artifacts_server: str | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
+        #: the server that resolves ``mlflow-artifacts:`` URIs when the store is a database
+        self.artifacts_server = artifacts_server
         self.scope = scope or Scope()
         self.max_workers = max(1, max_workers)
         self.page_size = max(1, page_size)
@@ -114,7 +124,7 @@ class StoreReader:
                     self._pool = None
                     self._wanted_runs, self._run_cache = set(), {}
         except MlflowException as exc:
-            where = redact_uri(self.tracking_uri)
+            where = redact_text(self.tracking_uri)
             raise GuardError(f"reading {where} failed: {exc.message}") from exc
 
     def iter_experiments(self) -> Iterator[ExperimentRecord]:
@@ -230,6 +240,9 @@ class StoreReader:
         tags = dict(data.tags or {})
         logged = [self._logged_model_record(m) for m in models]
         logged.extend(self._mlflow2_models(info, tags))
+        requirements, unreadable = has_requirements(
+            info.artifact_uri, self.tracking_uri, self.artifacts_server
+        )
         return RunRecord(
             run_id=info.run_id,
             experiment_id=info.experiment_id,
@@ -241,14 +254,16 @@ class StoreReader:
             tags=tags,
             params=dict(data.params or {}),
             metric_keys=frozenset(data.metrics or {}),
-            has_requirements=has_requirements(info.artifact_uri, self.tracking_uri),
+            has_requirements=requirements,
+            requirements_unreadable=unreadable,
             logged_models=tuple(logged),
             name_generated=generated_run_name(info.run_name),
         )
 
     def _model_stream(self, experiment_id: str) -> Iterator[list[Any]]:
         """Pages of the experiment's LoggedModels, newest first; none if the store has no such
-        search (an MLflow 2 server)."""
+        search (an MLflow 2 server). Any other failure stops the check (the listing would
+        otherwise say "no models", and every model rule would pass on nothing)."""
         try:
             yield from pages(
                 lambda token: self.client.search_logged_models(
@@ -259,6 +274,8 @@ class StoreReader:
                 )
             )
         except MlflowException as exc:
+            if not _unsupported(exc):
+                raise
             _log.debug("no logged-model search on this store: %s", exc)
 
     def _search_logged_models(self, experiment_id: str, run_id: str) -> list[Any]:
@@ -277,13 +294,16 @@ class StoreReader:
                 for model in page
             ]
         except MlflowException as exc:
+            if not _unsupported(exc):
+                raise
             _log.debug("no logged-model search on this store: %s", exc)
             return []
 
     def _logged_model_record(self, model: Any) -> LoggedModelRecord:
-        signature, example, flavors = model_facts(
-            read_mlmodel(model.artifact_location, self.tracking_uri)
+        doc, unreadable = read_mlmodel(
+            model.artifact_location, self.tracking_uri, self.artifacts_server
         )
+        signature, example, flavors = model_facts(doc)
         return LoggedModelRecord(
             model_id=model.model_id,
             experiment_id=model.experiment_id,
@@ -293,6 +313,7 @@ class StoreReader:
             has_input_example=example,
             flavors=flavors,
             tags=dict(model.tags or {}),
+            unreadable=unreadable,
         )
 
     def _mlflow2_models(self, info: Any, tags: dict[str, str]) -> list[LoggedModelRecord]:
@@ -307,8 +328,10 @@ class StoreReader:
             path = entry.get("artifact_path") if isinstance(entry, dict) else None
             if not isinstance(path, str) or not path:
                 continue
-            doc = read_mlmodel(
-                f"{info.artifact_uri.rstrip('/')}/{path.strip('/')}", self.tracking_uri
+            doc, unreadable = read_mlmodel(
+                f"{info.artifact_uri.rstrip('/')}/{path.strip('/')}",
+                self.tracking_uri,
+                self.artifacts_server,
             )
             signature, example, flavors = model_facts(doc)
             if not flavors and isinstance(entry.get("flavors"), dict):
@@ -322,6 +345,7 @@ class StoreReader:
                     has_signature=signature,
                     has_input_example=example,
                     flavors=flavors,
+                    unreadable=unreadable,
                 )
             )
         return records
@@ -341,7 +365,11 @@ class StoreReader:
                 for mv in page
                 if (run_id := version_run_id(mv))
             }
-        except MlflowException as exc:  # e.g. a registry that wants a filter: fetch per version
+        except MlflowException as exc:
+            # a registry that wants a filter: fetch per version. Anything else (a server that
+            # stopped answering) is the check's failure, not a reason to wait twice as long
+            if exc.error_code != "INVALID_PARAMETER_VALUE" and not _unsupported(exc):
+                raise
             _log.debug("cannot list model versions up front: %s", exc)
             return set()
 
@@ -366,20 +394,24 @@ class StoreReader:
     def _version_record(self, item: tuple[Any, tuple[str, ...]]) -> ModelVersionRecord:
         mv, aliases = item
         run_id = version_run_id(mv)
-        source_run, missing = self._source_run(run_id) if run_id else (None, False)
+        source_run, missing, run_unreadable = (
+            self._source_run(run_id) if run_id else (None, False, None)
+        )
         model_id = getattr(mv, "model_id", None)
         known = [
             m for m in (source_run.logged_models if source_run else ()) if m.model_id == model_id
         ]
         if known:  # an MLflow 3 version shares its LoggedModel's files, read with the run
-            has_signature = known[0].has_signature
+            has_signature, unreadable = known[0].has_signature, known[0].unreadable
         else:
-            has_signature = None
             try:
                 uri = self.client.get_model_version_download_uri(mv.name, mv.version)
-                has_signature = model_facts(read_mlmodel(uri, self.tracking_uri))[0]
             except MlflowException as exc:
-                _log.debug("no download uri for %s/%s: %s", mv.name, mv.version, exc)
+                has_signature = None
+                unreadable = redact_text(f"no download URI for the version: {exc.message}")
+            else:
+                doc, unreadable = read_mlmodel(uri, self.tracking_uri, self.artifacts_server)
+                has_signature = model_facts(doc)[0]
         return ModelVersionRecord(
             name=mv.name,
             version=str(mv.version),
@@ -393,24 +425,28 @@ class StoreReader:
             last_updated_time=to_utc(mv.last_updated_timestamp),
             source_run=source_run,
             source_run_missing=missing,
+            signature_unreadable=unreadable,
+            source_run_unreadable=run_unreadable,
         )
 
-    def _source_run(self, run_id: str) -> tuple[RunRecord | None, bool]:
-        """(the run's record, whether it is missing): deleted or absent runs are missing."""
+    def _source_run(self, run_id: str) -> tuple[RunRecord | None, bool, str | None]:
+        """(the run's record, whether it is missing, why it could not be fetched): deleted or
+        absent runs are missing."""
         if run_id in self._run_cache:
-            return self._run_cache[run_id], False
+            return self._run_cache[run_id], False, None
         try:
             run = self.client.get_run(run_id)
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None, True
+                return None, True, None
             _log.debug("cannot fetch run %s: %s", run_id, exc)
-            return None, False
+            return None, False, redact_text(f"cannot fetch it: {exc.message}")
         if run.info.lifecycle_stage == "deleted":
-            return None, True
+            return None, True, None
         experiment_id = run.info.experiment_id
         models = self._search_logged_models(experiment_id, run_id)
-        return self._run_record(run, self._experiment_name(experiment_id), models), False
+        record = self._run_record(run, self._experiment_name(experiment_id), models)
+        return record, False, None
 
     def _experiment_name(self, experiment_id: str) -> str:
         with self._names_lock:

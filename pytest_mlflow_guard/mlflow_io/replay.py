@@ -188,8 +188,10 @@ def end_repeat_run(run_id: str, status: str) -> None:
     """End the repetition's run, and every run the body left open above it."""
     import mlflow
 
+    from .writer import end_run
+
     while (active := mlflow.active_run()) is not None:
-        mlflow.end_run(status=status)
+        end_run(status)
         if active.info.run_id == run_id:
             break
 

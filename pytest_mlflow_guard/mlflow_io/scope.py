@@ -39,11 +39,14 @@ def quote(value: str) -> str:
     raise ValueError(f"{value!r} cannot be written as an MLflow search filter literal")
 
 
-def since_datetime(since: str | None, now: datetime | None = None) -> datetime | None:
+def since_datetime(
+    since: str | None, now: datetime | None = None, where: str = "[tool.mlflow-guard.scope] since"
+) -> datetime | None:
     """``scope.since`` as an aware UTC datetime.
 
     Accepts an ISO date (``2024-05-01``, midnight UTC) or datetime (naive means UTC), or an age
     counted back from ``now``: a number and one of ``s m h d w`` (``90m``, ``12h``, ``7d``, ``2w``).
+    ``where`` names the option or key in errors.
     """
     if not since:
         return None
@@ -51,16 +54,22 @@ def since_datetime(since: str | None, now: datetime | None = None) -> datetime |
     if match:
         now = now or datetime.now(timezone.utc)
         now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-        return now - timedelta(seconds=float(match[1]) * _AGE_SECONDS[match[2].lower()])
+        try:
+            return now - timedelta(seconds=float(match[1]) * _AGE_SECONDS[match[2].lower()])
+        except (OverflowError, ValueError):
+            raise ConfigError(f"{where}: {since!r} reaches back before the year 1") from None
     try:
         value = datetime.fromisoformat(since.strip())
     except ValueError:
         raise ConfigError(
-            f"[tool.mlflow-guard.scope] since: {since!r} is neither a date (YYYY-MM-DD) nor an "
+            f"{where}: {since!r} is neither a date (YYYY-MM-DD) nor an "
             "age such as '7d', '12h', '30m' or '2w'"
         ) from None
     value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise ConfigError(f"{where}: {since!r} is out of range") from None
 
 
 def run_filter(scope: Scope, now: datetime | None = None) -> str:

@@ -14,7 +14,7 @@ from ..session_env import TAG_SESSION, TAG_TEST_NODEID
 from .paging import runs_anywhere
 from .scope import quote
 from .writer import client as make_client
-from .writer import experiment_id_for, log_metrics, log_text_files, set_tags
+from .writer import experiment_id_for, log_metrics, log_text_files, set_tags, terminate
 
 __all__ = ["SessionRuns", "SessionStore"]
 
@@ -62,7 +62,10 @@ class SessionStore:
             set_tags(self.client, run_id, dict(tags))
         if reports:
             log_text_files(self.client, run_id, dict(reports), "mlflow_guard")
-        self.client.set_terminated(run_id, status)
+        self.close_session_run(run_id, status)
+
+    def close_session_run(self, run_id: str, status: str) -> None:
+        terminate(self.client, run_id, status)
 
     def close_out(self, session_id: str, status: str, keep: str) -> SessionRuns:
         """One pass over the session's runs: end those still RUNNING (a killed subprocess, an
@@ -76,7 +79,7 @@ class SessionStore:
             if TAG_TEST_NODEID in run.data.tags:
                 found.tests[run_id] = run.data.tags[TAG_TEST_NODEID]
             if run.info.status == "RUNNING" and run_id != keep:
-                self.client.set_terminated(run_id, status)
+                terminate(self.client, run_id, status)
                 found.ended.append(run_id)
         return found
 

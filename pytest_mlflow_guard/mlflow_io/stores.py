@@ -5,16 +5,23 @@ migrating one new database at once fail (4 xdist workers on a fresh store: 10 fa
 tries). So a migrated, empty database is built once per MLflow version into a cache directory
 and *copied*: into a fresh throwaway store per session (isolated mode), or into place when the
 configured sqlite file does not exist yet, by the xdist controller before any worker starts.
+
+The template holds no experiment at all: MLflow creates "Default" when it first opens a store
+that lacks it, with an artifact location under *that* store's artifact root. (A template that
+kept its own Default would send every later store's Default artifacts to the folder where the
+template happened to be built: another project's folder.) Nothing that exists is ever replaced:
+a database file already in place, even an empty one, is left to MLflow.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 
-from .connect import _sqlite_path
+from .connect import sqlite_path
 
 __all__ = ["IsolatedStore", "absolute_sqlite_uri", "ensure_sqlite_store", "template_db"]
 
@@ -35,7 +42,8 @@ def template_db() -> Path:
     from mlflow import MlflowClient
 
     for folder in (_cache_dir(), Path(tempfile.gettempdir()) / "mlflow-guard-cache"):
-        target = folder / f"store-template-mlflow-{mlflow.__version__}.db"
+        # v2: without a "Default" experiment (templates of earlier versions carried one)
+        target = folder / f"store-template-v2-mlflow-{mlflow.__version__}.db"
         if target.is_file() and target.stat().st_size > 0:
             return target
         try:
@@ -47,6 +55,7 @@ def template_db() -> Path:
         os.unlink(tmp)  # sqlite must create the file itself
         try:
             MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments(max_results=1)
+            _drop_experiments(Path(tmp))
             # Two sessions building at once both succeed; os.replace keeps one, atomically.
             os.replace(tmp, target)
         finally:
@@ -54,6 +63,17 @@ def template_db() -> Path:
                 os.unlink(tmp)
         return target
     raise OSError("no writable cache directory for the MLflow store template")
+
+
+def _drop_experiments(db: Path) -> None:
+    """Remove the "Default" experiment MLflow created while migrating: see the module doc."""
+    connection = sqlite3.connect(db)
+    try:
+        with connection:
+            connection.execute("DELETE FROM experiment_tags")
+            connection.execute("DELETE FROM experiments")
+    finally:
+        connection.close()
 
 
 def _copy_into_place(template: Path, target: Path) -> bool:
@@ -68,10 +88,12 @@ def _copy_into_place(template: Path, target: Path) -> bool:
             return True
         except FileExistsError:
             return False
-        except OSError:  # no hard links on this filesystem
-            if target.exists():
+        except OSError:  # no hard links on this filesystem: create exclusively, then fill
+            try:
+                with open(target, "xb") as out, open(tmp, "rb") as src:
+                    shutil.copyfileobj(src, out)
+            except FileExistsError:
                 return False
-            os.replace(tmp, target)
             return True
     finally:
         if os.path.exists(tmp):
@@ -86,7 +108,7 @@ def absolute_sqlite_uri(tracking_uri: str) -> str:
     """
     if not tracking_uri.lower().startswith("sqlite:"):
         return tracking_uri
-    raw = _sqlite_path(tracking_uri)
+    raw = sqlite_path(tracking_uri)
     if raw is None or os.path.isabs(raw):
         return tracking_uri
     query = tracking_uri.partition("?")[2]
@@ -94,21 +116,20 @@ def absolute_sqlite_uri(tracking_uri: str) -> str:
 
 
 def ensure_sqlite_store(tracking_uri: str) -> bool:
-    """For a ``sqlite:`` URI whose file is missing or empty, put a migrated database there.
+    """For a ``sqlite:`` URI whose file does not exist, put a migrated database there.
 
-    Returns True when a database was created. Other URIs and existing databases are left alone
-    (an older schema is migrated by MLflow on first open: the controller opens it once).
+    Returns True when a database was created. Other URIs and existing files (an empty one
+    included: it is not ours to replace) are left alone; MLflow creates or migrates the schema
+    in them on first open, which the controller does once before any worker starts.
     """
     if not tracking_uri.lower().startswith("sqlite:"):
         return False
-    raw = _sqlite_path(tracking_uri)
+    raw = sqlite_path(tracking_uri)
     if raw is None:
         return False
     path = Path(raw)
-    if path.is_file() and path.stat().st_size > 0:
+    if os.path.lexists(path):
         return False
-    if path.is_file():  # an empty file: sqlite would treat it as a new database
-        path.unlink()
     return _copy_into_place(template_db(), path)
 
 

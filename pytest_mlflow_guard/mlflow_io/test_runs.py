@@ -15,6 +15,7 @@ from typing import Any
 
 from ..context import TAG_MODEL_TYPE
 from .writer import client as make_client
+from .writer import end_run, terminate
 
 __all__ = ["FixtureRun", "preserved_mlflow_state"]
 
@@ -25,7 +26,6 @@ _FLAVOR_SKIP = ("python_function",)
 @contextmanager
 def preserved_mlflow_state() -> Iterator[None]:
     """Put back MLflow's tracking URI (global and env), active experiment and run stack."""
-    import mlflow
     import mlflow.tracking.fluent as fluent
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
@@ -41,7 +41,7 @@ def preserved_mlflow_state() -> Iterator[None]:
     finally:
         stack = fluent._active_run_stack.get()  # type: ignore[no-untyped-call]
         while len(stack) > depth:  # runs left open above where the fixture began: end them
-            mlflow.end_run("KILLED")
+            end_run("KILLED")
         tracking_utils._tracking_uri = uri
         _restore_env("MLFLOW_TRACKING_URI", env_uri)
         fluent._active_experiment_id = experiment
@@ -119,9 +119,20 @@ class FixtureRun:
             set_tags(client, self.run_id, extra)
         active = mlflow.active_run()
         if active is not None and active.info.run_id == self.run_id:
-            mlflow.end_run(status)
+            end_run(status)
         elif client.get_run(self.run_id).info.status == "RUNNING":
-            client.set_terminated(self.run_id, status)  # the test ended it, or left runs above it
+            terminate(client, self.run_id, status)  # the test ended it, or left runs above it
+
+    def mark_errored(self) -> None:
+        """The test errored after this run was ended as passed (the guard's own teardown
+        finding): say so on the run, as for an error in a later fixture."""
+        if self.run_id is None:
+            return
+        from .writer import set_tags
+
+        client = make_client(self.tracking_uri)
+        set_tags(client, self.run_id, {"test.outcome": "error"})
+        terminate(client, self.run_id, "FAILED")
 
 
 def _logged_flavors(client: Any, experiment_id: str, run_id: str) -> list[str]:
@@ -138,7 +149,7 @@ def _logged_flavors(client: Any, experiment_id: str, run_id: str) -> list[str]:
     except MlflowException:  # a store without LoggedModels (an MLflow 2 server)
         models = []
     for model in models:
-        found = model_facts(read_mlmodel(model.artifact_location, client.tracking_uri))[2]
+        found = model_facts(read_mlmodel(model.artifact_location, client.tracking_uri)[0])[2]
         flavors.extend(f for f in found if f not in _FLAVOR_SKIP)
         if not found:
             flavors.append("unknown")

@@ -6,14 +6,20 @@ of the environment, and ``import mlflow`` alone costs about two seconds.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from .. import interrupts
 from .scope import quote
 
 if TYPE_CHECKING:
@@ -24,6 +30,7 @@ MAX_PARAMS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 _TRUSTED_SKOPS_ROOTS = ("sklearn", "numpy", "scipy")
 DISCARDED_TAG = "mlflow_guard.discarded"  # a refused run that a store could only soft-delete
+_SUPPRESS_LINKS = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"  # read by MLflow at every set_terminated
 
 
 def client(tracking_uri: str | None, registry_uri: str | None = None) -> MlflowClient:
@@ -41,26 +48,51 @@ def resolved_tracking_uri(tracking_uri: str | None) -> str:
     return str(mlflow.get_tracking_uri())
 
 
-def experiment_id_for(c: MlflowClient, name: str) -> tuple[str, bool]:
-    """Id of the experiment called ``name``, creating it if needed.
+@dataclass(frozen=True)
+class ExperimentUse:
+    """The experiment a run goes into, and what getting it changed in the store.
 
-    The flag is True when this call made the experiment appear (created it, or restored it from
-    the deleted state), so a refused run can make it disappear again.
+    ``created``: this call made it; ``restored``: it was in the deleted state and this call
+    brought it back (at ``restored_ms``). ``folder_existed``: its local artifact folder already
+    existed when this call returned, so it holds files this process did not write.
     """
+
+    experiment_id: str
+    created: bool = False
+    restored: bool = False
+    restored_ms: int = 0
+    folder_existed: bool = True
+
+
+def experiment_id_for(c: MlflowClient, name: str) -> tuple[str, bool]:
+    """Id of the experiment called ``name`` (created or restored if needed), and whether it was
+    created by this call."""
+    use = use_experiment(c, name)
+    return use.experiment_id, use.created
+
+
+def use_experiment(c: MlflowClient, name: str) -> ExperimentUse:
+    """The experiment called ``name``, creating it, or restoring it from the deleted state."""
     existing = c.get_experiment_by_name(name)
-    if existing is not None:
-        if existing.lifecycle_stage == "deleted":
-            # Creating would fail with "already exists in deleted state"; bring it back instead.
-            # Restoring also revives the runs deleted with it: refused runs stay deleted.
-            experiment_id = str(existing.experiment_id)
-            c.restore_experiment(experiment_id)
-            for run in c.search_runs(
-                [experiment_id], filter_string=f"tags.`{DISCARDED_TAG}` = 'true'"
-            ):
-                c.delete_run(run.info.run_id)
-            return experiment_id, True
-        return str(existing.experiment_id), False
-    return str(c.create_experiment(name)), True
+    if existing is None:
+        experiment_id = str(c.create_experiment(name))
+        location = c.get_experiment(experiment_id).artifact_location
+        # MLflow creates the folder lazily; one that is already there belongs to someone else
+        # (two sqlite stores in one directory share ./mlruns/<id>: ids restart at 1 in each)
+        folder = _local_dir(location)
+        return ExperimentUse(
+            experiment_id, created=True, folder_existed=bool(folder and folder.exists())
+        )
+    experiment_id = str(existing.experiment_id)
+    if existing.lifecycle_stage != "deleted":
+        return ExperimentUse(experiment_id)
+    # Creating would fail with "already exists in deleted state"; bring it back instead.
+    # Restoring also revives the runs deleted with it: refused runs stay deleted.
+    restored_ms = int(time.time() * 1000)
+    c.restore_experiment(experiment_id)
+    for run in c.search_runs([experiment_id], filter_string=f"tags.`{DISCARDED_TAG}` = 'true'"):
+        c.delete_run(run.info.run_id)
+    return ExperimentUse(experiment_id, restored=True, restored_ms=restored_ms)
 
 
 def log_params(c: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
@@ -127,10 +159,34 @@ def has_active_run() -> bool:
     return mlflow.active_run() is not None
 
 
+@contextmanager
+def ending_runs() -> Iterator[None]:
+    """Around every call of ours that ends a run: Ctrl-C waits until the run has its final
+    status (:mod:`..interrupts`), and MLflow does not print its "View run ... at: <url>" line,
+    whose URL is the tracking URI as given, credentials included."""
+    added = _SUPPRESS_LINKS not in os.environ
+    if added:
+        os.environ[_SUPPRESS_LINKS] = "true"
+    try:
+        with interrupts.deferred():
+            yield
+    finally:
+        if added:
+            os.environ.pop(_SUPPRESS_LINKS, None)
+
+
 def end_run(status: str) -> None:
+    """End the active fluent run with ``status``."""
     import mlflow
 
-    mlflow.end_run(status=status)
+    with ending_runs():
+        mlflow.end_run(status=status)
+
+
+def terminate(c: MlflowClient, run_id: str, status: str) -> None:
+    """End ``run_id`` with ``status`` (a run that is not on this process's run stack)."""
+    with ending_runs():
+        c.set_terminated(run_id, status)
 
 
 def registered_model_exists(c: MlflowClient, name: str) -> bool:
@@ -146,30 +202,37 @@ def registered_model_exists(c: MlflowClient, name: str) -> bool:
 def discard_run(
     c: MlflowClient,
     run_id: str,
-    experiment_id: str | None,
+    experiment: ExperimentUse,
     versions: Sequence[tuple[str, str, bool]] = (),
 ) -> None:
-    """Roll back everything a refused run wrote: versions, logged models, the run itself.
+    """Roll back what a refused attempt wrote, and only that: its model versions, its logged
+    models, the run, and the experiment if the attempt created it.
 
-    ``versions`` lists ``(model name, version, model created by this run)``; a registered model
-    this run created is removed once it has no versions left. An experiment created just for
-    the run (``experiment_id``) goes too. On a database store this is a hard delete, so the
-    store holds nothing of the refused attempt; over REST only a soft delete is possible.
+    ``versions`` lists ``(model name, version, model created by this attempt)``; a registered
+    model the attempt created is removed once it has no versions left. On a database store
+    rows are hard-deleted; over REST only soft deletes exist. Files are removed only from
+    folders named after an object of the attempt (``<run id>/``, ``models/<model id>/``), and a
+    folder the attempt did not create is never removed. An experiment the attempt restored goes
+    back to the deleted state; one that existed is left as it was.
     """
     from mlflow.entities import ViewType
 
     store = c._tracking_client.store
+    recorded = {(name, str(version)) for name, version, _ in versions}
     for name, version, model_is_new in versions:
         c.delete_model_version(name, version)
         if model_is_new and not c.search_model_versions(f"name = {quote(name)}", max_results=1):
             c.delete_registered_model(name)
+    # versions registered from the run some other way (mlflow.register_model in the block)
+    for mv in c.search_model_versions(f"run_id = {quote(run_id)}"):
+        if (mv.name, str(mv.version)) not in recorded:
+            c.delete_model_version(mv.name, mv.version)
     run = c.get_run(run_id)
     for model in _run_logged_models(c, run.info.experiment_id, run_id):
         if hasattr(store, "_hard_delete_logged_model"):
             store._hard_delete_logged_model(model.model_id)
             # a logged model's files live in <experiment>/models/<model id>/artifacts
-            location = str(model.artifact_location).rstrip("/")
-            _remove_local(location.removesuffix("/artifacts"))
+            _remove_owned_folder(model.artifact_location, model.model_id)
         else:
             c.delete_logged_model(model.model_id)
     # Over REST the run can only be soft-deleted; the tag keeps it deleted if its experiment is
@@ -178,20 +241,26 @@ def discard_run(
     c.delete_run(run_id)  # the hard delete (what `mlflow gc` uses) only takes soft-deleted runs
     if hasattr(store, "_hard_delete_run"):
         store._hard_delete_run(run_id)
-        _remove_local(run.info.artifact_uri)
-    if experiment_id is not None:
-        discard_experiment_if_empty(c, experiment_id, ViewType.ACTIVE_ONLY)
+        _remove_owned_folder(run.info.artifact_uri, run_id)  # <experiment>/<run id>/artifacts
+    if experiment.created:
+        discard_experiment_if_empty(c, experiment, ViewType.ACTIVE_ONLY)
+    elif experiment.restored:
+        _delete_again(c, experiment)
 
 
 def discard_experiment_if_empty(
-    c: MlflowClient, experiment_id: str, view: int | None = None
+    c: MlflowClient, experiment: ExperimentUse, view: int | None = None
 ) -> None:
-    """Remove an experiment this process just created, unless someone logged into it meanwhile.
+    """Remove an experiment this attempt created, unless someone logged into it meanwhile.
 
-    Over REST a discarded run is only soft-deleted, so it is not counted (``view``).
+    Over REST a discarded run is only soft-deleted, so it is not counted (``view``). Its local
+    artifact folder goes only if the attempt created it and it is empty by now.
     """
     from mlflow.entities import ViewType
 
+    if not experiment.created:
+        return
+    experiment_id = experiment.experiment_id
     if c.search_runs([experiment_id], run_view_type=view or ViewType.ALL, max_results=1):
         return
     store = c._tracking_client.store
@@ -199,7 +268,22 @@ def discard_experiment_if_empty(
     c.delete_experiment(experiment_id)
     if hasattr(store, "_hard_delete_experiment"):
         store._hard_delete_experiment(experiment_id)
-        _remove_local(location)
+        folder = _local_dir(location)
+        if folder is not None and not experiment.folder_existed:
+            _remove_if_empty(folder / "models")
+            _remove_if_empty(folder)
+
+
+def _delete_again(c: MlflowClient, experiment: ExperimentUse) -> None:
+    """Put a restored experiment back in the deleted state, unless a run that is not ours
+    started in it since it was restored (then it is in use again: leave it)."""
+    newer = c.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"attributes.start_time >= {experiment.restored_ms}",
+        max_results=1,
+    )
+    if not newer:
+        c.delete_experiment(experiment.experiment_id)
 
 
 def _run_logged_models(c: MlflowClient, experiment_id: str, run_id: str) -> list[Any]:
@@ -209,15 +293,29 @@ def _run_logged_models(c: MlflowClient, experiment_id: str, run_id: str) -> list
     return list(search(experiment_ids=[experiment_id], filter_string=f"source_run_id='{run_id}'"))
 
 
-def _remove_local(uri: str | None) -> None:
+def _local_dir(uri: str | None) -> Path | None:
+    """The local folder an artifact URI names, or None for a remote one."""
     if not uri:
-        return
+        return None
     parsed = urlparse(uri)
-    path = (
-        Path(parsed.path) if parsed.scheme == "file" else Path(uri) if not parsed.scheme else None
-    )
-    if path is not None and path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    return Path(uri) if not parsed.scheme else None
+
+
+def _remove_owned_folder(artifact_uri: str | None, owner_id: str) -> None:
+    """Remove ``<...>/<owner_id>/artifacts``'s ``<owner_id>`` folder: MLflow's layout for a run's
+    or a logged model's files. Anything else (a custom artifact location) is left alone."""
+    folder = _local_dir(artifact_uri)
+    if folder is None or folder.name != "artifacts" or folder.parent.name != owner_id:
+        return
+    if folder.parent.is_dir() and not folder.parent.is_symlink():
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # rmdir only ever succeeds on an empty folder
+        folder.rmdir()
 
 
 def infer_signature(model: Any, input_example: Any) -> Any:

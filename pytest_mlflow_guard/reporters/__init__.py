@@ -11,12 +11,17 @@ the caller decides where it goes (stdout, ``--output`` file, ``$GITHUB_STEP_SUMM
 ``github``  GitHub Actions ``::error``/``::warning`` annotations plus a summary line
 ==========  ==============================================================================
 
-Like the rule engine, this package imports neither MLflow nor pytest.
+Like the rule engine, this package imports neither MLflow nor pytest. Every format gets the
+report through the redaction policy (:mod:`..redact`) first: a credential in a tag value, a URL
+or an error message never reaches a report file.
 """
 
 from __future__ import annotations
 
-from ..findings import Report
+from dataclasses import replace
+
+from ..findings import Finding, Report
+from ..redact import redact_text
 from . import github, json_report, junit, sarif, text
 
 FORMATS: tuple[str, ...] = ("text", "json", "junit", "sarif", "github")
@@ -26,6 +31,7 @@ __all__ = ["FORMATS", "render"]
 
 def render(fmt: str, report: Report, *, color: bool = False) -> str:
     """Render ``report`` as ``fmt`` (one of :data:`FORMATS`); ``color`` affects ``text`` only."""
+    report = redacted(report)
     if fmt == "text":
         return text.render(report, color=color)
     if fmt == "json":
@@ -37,3 +43,27 @@ def render(fmt: str, report: Report, *, color: bool = False) -> str:
     if fmt == "github":
         return github.render(report)
     raise ValueError(f"unknown report format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+
+
+def _clean(value: str | None) -> str | None:
+    return None if value is None else redact_text(value)
+
+
+def _finding(finding: Finding) -> Finding:
+    return replace(
+        finding,
+        message=redact_text(finding.message),
+        object_name=_clean(finding.object_name),
+        url=_clean(finding.url),
+        store=_clean(finding.store),
+    )
+
+
+def redacted(report: Report) -> Report:
+    """``report`` with every free-text field passed through the redaction policy."""
+    return replace(
+        report,
+        tracking_uri=redact_text(report.tracking_uri),
+        findings=[_finding(f) for f in report.findings],
+        notes=[redact_text(note) for note in report.notes],
+    )

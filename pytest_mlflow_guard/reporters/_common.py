@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -10,6 +9,7 @@ from ..findings import CheckedObject, Finding, Report
 
 #: Order in which object kinds are listed: the hierarchy a reader walks down.
 OBJECT_TYPES: tuple[str, ...] = (
+    "store",
     "experiment",
     "run",
     "logged_model",
@@ -89,6 +89,7 @@ class ObjectGroup:
     experiment_id: str | None = None
     url: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    store: str | None = None  # when not the report's own store
 
     @property
     def display_name(self) -> str:
@@ -110,13 +111,14 @@ def group_by_object(
     findings on objects the report does not list get a synthesized group, in first-seen order, so
     nothing is lost when a caller builds a report without ``objects``.
     """
-    groups: dict[tuple[str, str], ObjectGroup] = {}
+    groups: dict[tuple[str | None, str, str], ObjectGroup] = {}
     for obj in objects:
-        key = (obj.object_type, obj.object_id)
+        key: tuple[str | None, str, str] = (None, obj.object_type, obj.object_id)
         if key not in groups:
             groups[key] = ObjectGroup(obj.object_type, obj.object_id, obj.label, obj.experiment_id)
     for finding in findings:
-        key = (finding.object_type, finding.object_id)
+        # experiment ids restart at 1 in every store: the store is part of an object's identity
+        key = (finding.store, finding.object_type, finding.object_id)
         group = groups.get(key)
         if group is None:
             group = ObjectGroup(
@@ -124,6 +126,7 @@ def group_by_object(
                 finding.object_id,
                 finding.object_name or finding.object_id,
                 finding.experiment_id,
+                store=finding.store,
             )
             groups[key] = group
         if not group.label and finding.object_name:
@@ -142,12 +145,3 @@ def sort_groups(groups: list[ObjectGroup]) -> list[ObjectGroup]:
     """Hierarchy order (experiments, runs, ...) keeping first-seen order inside a kind."""
     rank = {name: index for index, name in enumerate(OBJECT_TYPES)}
     return sorted(groups, key=lambda group: rank.get(group.object_type, len(rank)))
-
-
-# C0/C1 control characters other than tab and newline. Messages quote user-controlled tag values
-# and run names; an ESC in one of them must not reach a terminal or CI log as a live escape.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

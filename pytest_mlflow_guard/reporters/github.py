@@ -15,11 +15,14 @@ as the title additionally encode ``:`` and ``,``, which would otherwise end the 
 
 from __future__ import annotations
 
+from ..display import printable
 from ..findings import Finding, Report
-from ._common import baseline_line, plural, printable, totals_line, type_label
+from ..redact import redact_text
+from ._common import baseline_line, plural, totals_line, type_label
 
 #: GitHub's per-step display limit for each annotation type.
 MAX_ANNOTATIONS = 10
+NEWLINES = "\r\n"
 
 
 def escape_data(text: str) -> str:
@@ -34,10 +37,15 @@ def annotation(finding: Finding) -> str:
     command = "error" if finding.severity == "error" else "warning"
     title = escape_property(printable(f"{finding.rule} {finding.name}"))
     message = f"{finding.message} ({type_label(finding.object_type)} {finding.object_id})"
+    if finding.store:
+        message += f" in store {finding.store}"
     if finding.url:
         message += f" {finding.url}"
-    # printable() keeps a stray ESC in a tag value from recolouring the rest of the log.
-    return f"::{command} title={title}::{escape_data(printable(message))}"
+    # printable() keeps a stray ESC in a tag value from recolouring the rest of the log; line
+    # breaks stay, percent-encoded by escape_data, so the whole message is one command line
+    return (
+        f"::{command} title={title}::{escape_data(printable(redact_text(message), keep=NEWLINES))}"
+    )
 
 
 def render(report: Report, *, max_per_type: int = MAX_ANNOTATIONS) -> str:

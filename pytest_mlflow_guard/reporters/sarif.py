@@ -7,14 +7,15 @@ Locations. The objects audited live in an MLflow tracking store, not in source f
 result carries a ``logicalLocation`` naming the object (``kind`` = object type,
 ``fullyQualifiedName`` = ``experiment/1/run/<id>``). That alone is not enough: GitHub code scanning
 rejects the *whole upload* ("locationFromSarifResult: expected artifact location") when any result
-lacks ``physicalLocation.artifactLocation.uri``. So every result also has a physical location:
+lacks ``physicalLocation.artifactLocation.uri``, and also when that URI is absolute with a scheme
+other than ``file`` ("URI scheme https did not match the checkout URI scheme file",
+github/codeql-action#754). So every result has a physical location that is the logical path as
+a *relative* URI resolved against the ``MLFLOW_TRACKING`` base id, described in
+``run.originalUriBaseIds``; the object's MLflow UI link, when known, goes into the message text,
+``hostedViewerUri`` and ``properties.url`` instead.
 
-* the object's MLflow UI link when known (an absolute URI; SARIF viewers make it clickable);
-* otherwise the logical path itself as a relative URI resolved against the ``MLFLOW_TRACKING``
-  base id, which ``run.originalUriBaseIds`` maps to the tracking URI.
-
-Either way the "artifact" is not a file in the repository; GitHub shows the alert without a code
-preview, which is the honest rendering of a finding about a tracking store.
+The "artifact" is not a file in the repository; GitHub shows the alert without a code preview,
+which is the honest rendering of a finding about a tracking store.
 
 ``partialFingerprints["mlflowGuardFinding/v1"]`` hashes the finding's baseline identity (rule,
 object type, object id and the distinguishing part of the message) so an alert keeps its
@@ -29,7 +30,7 @@ import json
 import re
 from importlib import metadata
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from ..findings import Finding, Report, RuleInfo
 
@@ -109,17 +110,32 @@ def logical_path(finding: Finding) -> str:
 
 def _location(finding: Finding) -> dict[str, Any]:
     path = logical_path(finding)
-    if finding.url:
-        artifact: dict[str, Any] = {"uri": finding.url}
-    else:
-        # Percent-encode so model names with spaces or '#' stay one valid relative reference.
-        artifact = {"uri": quote(path, safe="/"), "uriBaseId": URI_BASE_ID}
+    # Percent-encode so model names with spaces or '#' stay one valid relative reference.
+    artifact = {"uri": quote(path, safe="/"), "uriBaseId": URI_BASE_ID}
     return {
         "physicalLocation": {"artifactLocation": artifact},
         "logicalLocations": [
             {"name": finding.object_id, "kind": finding.object_type, "fullyQualifiedName": path}
         ],
     }
+
+
+def _result(finding: Finding, rule_index: int, seen: dict[str, int]) -> dict[str, Any]:
+    text = finding.message or finding.name
+    if finding.store:
+        text += f" (in store {finding.store})"
+    result: dict[str, Any] = {
+        "ruleId": finding.rule,
+        "ruleIndex": rule_index,
+        "level": finding.severity,
+        "message": {"text": f"{text} {finding.url}" if finding.url else text},
+        "locations": [_location(finding)],
+        "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(finding, seen)},
+    }
+    if finding.url:
+        result["hostedViewerUri"] = finding.url
+        result["properties"] = {"url": finding.url}
+    return result
 
 
 def _fingerprint(finding: Finding, seen: dict[str, int]) -> str:
@@ -132,11 +148,9 @@ def _fingerprint(finding: Finding, seen: dict[str, int]) -> str:
 
 
 def _base_uri(tracking_uri: str) -> dict[str, Any]:
-    base: dict[str, Any] = {"description": {"text": f"MLflow tracking store {tracking_uri}"}}
-    # originalUriBaseIds must be absolute URIs ending in "/"; "databricks" or a bare path is not.
-    if urlsplit(tracking_uri).scheme in ("http", "https", "file"):
-        base["uri"] = tracking_uri.rstrip("/") + "/"
-    return base
+    # No "uri": an http(s) base would turn every location into an absolute https URI again,
+    # which code scanning rejects; the description says which store the paths are in.
+    return {"description": {"text": f"MLflow tracking store {tracking_uri}"}}
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -148,17 +162,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             rules.append(_fallback_rule(finding))
 
     seen: dict[str, int] = {}
-    results = [
-        {
-            "ruleId": finding.rule,
-            "ruleIndex": index[finding.rule],
-            "level": finding.severity,
-            "message": {"text": finding.message or finding.name},
-            "locations": [_location(finding)],
-            "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(finding, seen)},
-        }
-        for finding in report.findings
-    ]
+    results = [_result(finding, index[finding.rule], seen) for finding in report.findings]
 
     driver: dict[str, Any] = {"name": TOOL_NAME, "informationUri": INFORMATION_URI}
     version = _tool_version()

@@ -11,17 +11,19 @@ model, model version), errors before warnings, followed by totals and what was c
     checked 1 experiment, 1 run, 0 logged models, 0 registered models, 0 model versions
 
 ANSI colour is used only when the caller asks for it (the CLI passes ``isatty()``), so logs and
-files never get escape codes.
+files never get escape codes. Every string that comes from the store is shown through
+:func:`~pytest_mlflow_guard.display.clean`: one line, no control characters, no CI command, no
+credentials.
 """
 
 from __future__ import annotations
 
+from ..display import clean
 from ..findings import Finding, Report
 from ._common import (
     baseline_line,
     checked_line,
     group_by_object,
-    printable,
     sort_groups,
     totals_line,
     type_label,
@@ -49,34 +51,32 @@ class _Painter:
         return f"{_STYLES[style]}{text}{_RESET}"
 
 
-def _finding_line(finding: Finding, paint: _Painter) -> list[str]:
+def _finding_line(finding: Finding, paint: _Painter) -> str:
     severity = paint(finding.severity.ljust(_SEVERITY_WIDTH), finding.severity)
     rule = f"{paint(finding.rule, 'bold')} {finding.name}"
-    first, *rest = printable(finding.message).splitlines() or [""]
-    lines = [f"  {severity} {rule}  {first}"]
-    # Continuation lines of a multi-line message stay under the message, not at column 0, so
-    # the next finding is still easy to spot.
-    indent = " " * (2 + _SEVERITY_WIDTH + 1)
-    lines.extend(f"{indent}{line}" for line in rest)
-    return lines
+    # one line, whatever the message holds: a newline in a tag value must not start a line
+    # that a CI runner reads as a command
+    return f"  {severity} {rule}  {clean(finding.message)}"
 
 
 def render(report: Report, *, color: bool = False) -> str:
     paint = _Painter(color)
-    lines: list[str] = [f"mlflow-guard: {printable(report.tracking_uri)}", ""]
+    lines: list[str] = [f"mlflow-guard: {clean(report.tracking_uri)}", ""]
 
     groups = sort_groups(
         [g for g in group_by_object(report.findings, report.objects) if g.findings]
     )
     for group in groups:
-        header = f"{type_label(group.object_type)} {printable(group.display_name)}"
+        header = f"{type_label(group.object_type)} {clean(group.display_name)}"
         if group.experiment_id and group.object_type != "experiment":
-            header += f" in experiment {printable(group.experiment_id)}"
+            header += f" in experiment {clean(group.experiment_id)}"
+        if group.store:
+            header += f" in store {clean(group.store)}"
         lines.append(paint(header, "bold"))
         if group.url:
-            lines.append("  " + paint(printable(group.url), "dim"))
+            lines.append("  " + paint(clean(group.url), "dim"))
         for finding in group.findings:
-            lines.extend(_finding_line(finding, paint))
+            lines.append(_finding_line(finding, paint))
         lines.append("")
 
     summary = report.summary()
@@ -90,5 +90,5 @@ def render(report: Report, *, color: bool = False) -> str:
     baseline = baseline_line(report)
     if baseline:
         lines.append(baseline)
-    lines.extend(f"note: {printable(note)}" for note in report.notes)
+    lines.extend(f"note: {clean(note)}" for note in report.notes)
     return "\n".join(lines) + "\n"

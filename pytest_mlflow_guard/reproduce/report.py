@@ -2,7 +2,9 @@
 
 The JSON document (``"version": 1``) is a public interface like the gate's: keys are only ever
 added. Nothing here prints environment variables or credentials: the tracking URI is passed in
-already redacted, and the replay's environment is never part of the report.
+already redacted, the replay's environment is never part of the report, and every string goes
+through the redaction policy. Run names, params and commands come from the store, so every line
+of the text rendering is shown through ``display.clean`` (one line, no control characters).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..display import clean
+from ..redact import redact_text
 from .compare import MetricRow, ParamRow, Tolerance
 from .names import EXIT_CANNOT_REPLAY, EXIT_NOT_REPRODUCED, EXIT_REPRODUCED
 from .preflight import Check
@@ -73,6 +77,7 @@ def _num(value: float | None) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    rows = [[clean(cell) for cell in row] for row in rows]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = indent + "  ".join(f"{{:<{w}}}" for w in widths)
     return [line.format(*header).rstrip()] + [line.format(*row).rstrip() for row in rows]
@@ -149,7 +154,7 @@ def render_text(result: Reproduction) -> str:
                 [[p.name, p.recorded or "-", p.replayed or "-", p.status.upper()] for p in bad],
             )
     lines += ["", _verdict_line(result)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(clean(line) for line in lines) + "\n"
 
 
 def _finite(value: float | None) -> float | str | None:
@@ -207,8 +212,18 @@ def as_dict(result: Reproduction) -> dict[str, Any]:
     }
 
 
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def render_json(result: Reproduction) -> str:
-    return json.dumps(as_dict(result), indent=2) + "\n"
+    return json.dumps(_redacted(as_dict(result)), indent=2) + "\n"
 
 
 def render(fmt: str, result: Reproduction) -> str:
@@ -270,4 +285,4 @@ def render_repeats(
         "Seed every source of randomness (random, numpy, torch, data loader workers and "
         "shuffling), or widen the tolerance: @pytest.mark.reproducible(rtol=...)"
     )
-    return "\n".join(lines)
+    return "\n".join(clean(line) for line in lines)

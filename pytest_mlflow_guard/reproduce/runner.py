@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import environment
-from ..gitinfo import strip_credentials
+from ..redact import redact_text
 from . import preflight, workspace
 from .compare import (
     Tolerance,
@@ -77,7 +77,6 @@ def reproduce_run(options: ReproduceOptions) -> Reproduction:
     cannot be replayed is a ``cannot_replay`` verdict with that reason."""
     from ..mlflow_io import connect
     from ..mlflow_io import replay as io
-    from ..mlflow_io.links import redact_uri
 
     if options.env not in ENV_MODES:
         raise ValueError(f"env must be one of {ENV_MODES}, not {options.env!r}")
@@ -85,7 +84,7 @@ def reproduce_run(options: ReproduceOptions) -> Reproduction:
         io.resolved_tracking_uri(options.tracking_uri), Path.cwd()
     )
     connect.probe(uri)  # never create an empty store just to find no run in it
-    safe_uri = redact_uri(uri)
+    safe_uri = redact_text(uri)
     original = io.fetch_run(uri, options.run_id)
     if original is None:
         return Reproduction(
@@ -152,7 +151,7 @@ def reproduce_run(options: ReproduceOptions) -> Reproduction:
         workdir=original.workdir,
         returncode=result.returncode,
         seconds=result.seconds,
-        output_tail=strip_credentials(result.tail),
+        output_tail=redact_text(result.tail),
     )
     replayed = io.find_replayed_run(uri, original, since_ms)
     if replayed is None:

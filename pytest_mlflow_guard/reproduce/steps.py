@@ -1,12 +1,20 @@
 """``mlflow-guard reproduce --print-steps``: the manual recipe, for a replay somewhere else
 (another machine, a cluster job) where ``mlflow-guard reproduce`` itself cannot run. Pure.
+
+Everything recorded comes from the store: values are shell-quoted where they are arguments,
+and every line is shown through ``display.clean``, so a newline in a tag cannot add a command
+of its own and a commit that is not a SHA is not printed as one.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 
+from ..display import clean
 from .preflight import RunFacts
+
+_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 
 
 def shell_steps(run: RunFacts, tracking_uri: str) -> str:
@@ -17,7 +25,12 @@ def shell_steps(run: RunFacts, tracking_uri: str) -> str:
     remote = tags.get("git.remote")
     if remote:
         lines.append(f"git clone {shlex.quote(remote)} replay && cd replay")
-    lines.append(f"git checkout {run.commit or '<no git.commit recorded>'}")
+    if run.commit and _SHA.fullmatch(run.commit):
+        lines.append(f"git checkout {run.commit}")
+    else:
+        lines.append(
+            f"# no usable git.commit recorded ({run.commit!r}): check out the code by hand"
+        )
     if tags.get("git.dirty") == "true":
         lines.append("# warning: the run was made from a tree with uncommitted changes (MLG204);")
         lines.append("# this commit may not hold exactly the code that ran")
@@ -36,4 +49,4 @@ def shell_steps(run: RunFacts, tracking_uri: str) -> str:
     if run.params:
         lines.append("# the run logged these params; compare them with the new run's:")
         lines += [f"#   {k} = {v}" for k, v in sorted(run.params.items())]
-    return "\n".join(lines) + "\n"
+    return "\n".join(clean(line) for line in lines) + "\n"

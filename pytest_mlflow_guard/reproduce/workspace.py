@@ -126,7 +126,10 @@ def worktree(root: Path, commit: str) -> Iterator[Workspace]:
     """A detached worktree of ``commit`` in a fresh temporary directory, removed afterwards.
 
     SIGTERM is turned into ``KeyboardInterrupt`` for the duration (main thread only), so a
-    killed replay also cleans up; git's own bookkeeping (``.git/worktrees``) is pruned.
+    killed replay also cleans up. Only this worktree's entry in git's bookkeeping
+    (``.git/worktrees``) is removed: ``git worktree prune`` would also drop the entries of the
+    user's other worktrees whose folders happen to be missing right now (an unmounted disk),
+    and with them their index, staged changes included.
     """
     tmp = Path(tempfile.mkdtemp(prefix="mlflow-guard-replay-"))
     tree = tmp / "worktree"
@@ -136,10 +139,9 @@ def worktree(root: Path, commit: str) -> Iterator[Workspace]:
         yield Workspace(tmp, tree)
     finally:
         try:
-            if tree.exists():
-                git(root, "worktree", "remove", "--force", "--force", str(tree), check=False)
+            # removes the folder and its bookkeeping; also when the folder is already gone
+            git(root, "worktree", "remove", "--force", "--force", str(tree), check=False)
             shutil.rmtree(tmp, ignore_errors=True)
-            git(root, "worktree", "prune", check=False)
         finally:
             _restore_sigterm(previous)
 

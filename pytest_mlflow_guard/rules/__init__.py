@@ -11,8 +11,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..findings import RuleInfo
-from . import hygiene, lifecycle, models, naming, reproducibility, suppressions, tags
-from .base import ALL_KINDS, Checkable, Rule, RuleContext, doc_sections
+from . import hygiene, lifecycle, models, naming, reproducibility, suppressions, tags, unchecked
+from .base import ALL_KINDS, Checkable, Rule, RuleContext, Unchecked, doc_sections
 from .suppressions import parse_ignore_tag
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Checkable",
     "Rule",
     "RuleContext",
+    "Unchecked",
     "doc_sections",
     "get_rule",
     "parse_ignore_tag",
@@ -32,6 +33,7 @@ ALL_RULES: tuple[Rule[Any], ...] = tuple(
     sorted(
         (
             *suppressions.RULES,
+            *unchecked.RULES,
             *naming.RULES,
             *tags.RULES,
             *models.RULES,

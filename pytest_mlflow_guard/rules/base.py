@@ -41,6 +41,13 @@ ALL_KINDS: tuple[ObjectType, ...] = (
     "model_version",
 )
 
+
+class Unchecked(str):
+    """What a rule yields instead of a finding message when it could not decide for the object:
+    the reason (an artifact that could not be read...). The engine reports it as MLG004, so what
+    could not be checked is never counted as a pass."""
+
+
 SECTIONS = ("Why", "Anti-pattern", "Fix")
 _SECTION_HEADER = re.compile(r"(Why|Anti-pattern|Fix):\s*")
 

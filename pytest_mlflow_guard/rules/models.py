@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..records import LoggedModelRecord, ModelVersionRecord
-from .base import Rule, RuleContext
+from .base import Rule, RuleContext, Unchecked
 
 
 class ModelSignature(Rule[LoggedModelRecord]):
@@ -14,8 +14,8 @@ class ModelSignature(Rule[LoggedModelRecord]):
     Why:
     The signature records the input and output schema the model was trained on. Without it,
     serving cannot validate requests, a column renamed upstream fails silently instead of loudly,
-    and whoever deploys the model has to guess what it expects. A model whose signature could
-    not be read is not reported.
+    and whoever deploys the model has to guess what it expects. A model whose `MLmodel` file
+    could not be read is reported as unchecked (MLG004).
 
     Anti-pattern:
         mlflow.sklearn.log_model(model, name="model")
@@ -33,8 +33,10 @@ class ModelSignature(Rule[LoggedModelRecord]):
     kinds = ("logged_model",)
 
     def check(self, obj: LoggedModelRecord, ctx: RuleContext) -> Iterator[str]:
-        if obj.has_signature is False:  # None: unknown, never a finding
+        if obj.has_signature is False:
             yield f"logged model '{obj.name}' has no signature"
+        elif obj.has_signature is None and obj.unreadable:
+            yield Unchecked(f"logged model '{obj.name}': {obj.unreadable}")
 
 
 class InputExample(Rule[LoggedModelRecord]):
@@ -61,6 +63,8 @@ class InputExample(Rule[LoggedModelRecord]):
     def check(self, obj: LoggedModelRecord, ctx: RuleContext) -> Iterator[str]:
         if obj.has_input_example is False:
             yield f"logged model '{obj.name}' has no input example"
+        elif obj.has_input_example is None and obj.unreadable:
+            yield Unchecked(f"logged model '{obj.name}': {obj.unreadable}")
 
 
 class VersionSignature(Rule[ModelVersionRecord]):
@@ -88,6 +92,8 @@ class VersionSignature(Rule[ModelVersionRecord]):
     def check(self, obj: ModelVersionRecord, ctx: RuleContext) -> Iterator[str]:
         if obj.has_signature is False:
             yield "model version has no signature"
+        elif obj.has_signature is None and obj.signature_unreadable:
+            yield Unchecked(obj.signature_unreadable)
 
 
 class VersionSourceRun(Rule[ModelVersionRecord]):
@@ -123,8 +129,11 @@ class VersionSourceRun(Rule[ModelVersionRecord]):
         if not obj.run_id:
             yield f"model version has no source run (registered from {obj.source or '?'})"
             return
+        if obj.source_run is None and obj.source_run_unreadable:
+            yield Unchecked(f"source run '{obj.run_id}': {obj.source_run_unreadable}")
+            return
         errors = ctx.source_run_errors(obj)
-        if errors:  # None (unknown) and () (clean) are both fine
+        if errors:  # None (not known to this scan) and () (clean) are both fine
             yield f"source run '{obj.run_id}' has error findings: {', '.join(errors)}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..records import RunRecord
-from .base import Rule, RuleContext, is_training_run, tag_value
+from .base import Rule, RuleContext, Unchecked, is_training_run, tag_value
 
 #: MLflow 2 records every ``log_model`` call of a run in this tag.
 _LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
@@ -18,7 +18,8 @@ class EnvironmentRecorded(Rule[RunRecord]):
     A model is only reproducible together with the library versions it was trained with;
     pickled models in particular can refuse to load, or load and behave differently, under
     another scikit-learn or NumPy. The guard looks for `environment/requirements.txt` among the
-    run's artifacts; when the artifacts could not be listed, nothing is reported.
+    run's artifacts; when the artifacts could not be listed, the run is reported as unchecked
+    (MLG004).
 
     Anti-pattern:
         with mlflow.start_run(run_name="xgb-baseline", tags={"run.mode": "training"}):
@@ -39,9 +40,11 @@ class EnvironmentRecorded(Rule[RunRecord]):
         logged_model = bool(obj.logged_models) or bool(tag_value(obj.tags, _LOG_MODEL_HISTORY_TAG))
         if not (is_training_run(obj) or logged_model):
             return
-        if obj.has_requirements is False:  # None: artifacts unreadable, do not guess
+        if obj.has_requirements is False:
             what = "training run" if is_training_run(obj) else "run that logged a model"
             yield f"{what} has no environment/requirements.txt artifact"
+        elif obj.has_requirements is None and obj.requirements_unreadable:
+            yield Unchecked(f"artifacts: {obj.requirements_unreadable}")
 
 
 class SourceCommand(Rule[RunRecord]):

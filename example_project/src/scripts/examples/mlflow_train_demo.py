@@ -29,6 +29,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def browse_hint(uri: str) -> str:
+    """How to look at the runs: a server already serves its UI; a local store needs `mlflow ui`."""
+    if uri.split("://", 1)[0].lower() in ("http", "https"):
+        return f"open {uri.split('?', 1)[0].rstrip('/')} in a browser (the server's own UI)"
+    return f"mlflow ui --backend-store-uri {uri} --port 5000"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from mushroom_growth import train_and_log
@@ -51,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import mlflow
 
-    from pytest_mlflow_guard.gitinfo import strip_credentials
+    from pytest_mlflow_guard.redact import redact_text
 
     # never echo a password embedded in the tracking URI
-    uri = strip_credentials(args.tracking_uri or mlflow.get_tracking_uri())
+    uri = redact_text(args.tracking_uri or mlflow.get_tracking_uri())
     name = args.registered_model_name
     print(f"run id:        {result.run_id}")
     metrics = result.metrics
@@ -65,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load it with:  mlflow.pyfunc.load_model('models:/{name}/Staging')")
         print(f"          or:  mlflow.pyfunc.load_model('models:/{name}@staging')")
     print(f"tracking uri:  {uri}")
-    print(f"browse it:     mlflow ui --backend-store-uri {uri} --port 5000")
+    print(f"browse it:     {browse_hint(uri)}")
     return 0
 
 

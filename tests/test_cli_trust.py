@@ -1,0 +1,214 @@
+"""`mlflow-guard check` under bad input and faults: exit 2 naming the option and the value,
+nothing written where it must not be, no secret printed, bounded time against a hanging server."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from guard_testing import faulty_server
+
+from pytest_mlflow_guard.cli import main
+
+SECRET = "s3cr3tPW"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _store_with_a_run(uri: str) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("team/trust")
+    run = client.create_run(experiment, run_name="20260101-000000_alice")
+    client.set_terminated(run.info.run_id)
+
+
+# --- bad values -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "named", "shown"),
+    [
+        ("stale-running-hours = inf", "stale-running-hours", "inf"),
+        ("stale-running-hours = nan", "stale-running-hours", "nan"),
+        ("stale-running-hours = 1e12", "stale-running-hours", "1000000000000.0"),
+        ("stale-staging-days = inf", "stale-staging-days", "inf"),
+        ('required-tags = [""]', "required-tags", "''"),
+        ('allowed-values = {"run.mode" = []}', "allowed-values.run.mode", "empty list"),
+        ('artifacts-server = "ftp://x"', "artifacts-server", "ftp://x"),
+    ],
+)
+def test_config_values_that_would_crash_later_exit_2(
+    setting: str,
+    named: str,
+    shown: str,
+    store: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _store_with_a_run(store)
+    config = tmp_path / "guard.toml"
+    config.write_text(f"[tool.mlflow-guard]\n{setting}\n")
+    code, out, err = run_cli(capsys, "check", "--tracking-uri", store, "--config", str(config))
+    assert code == 2, (out, err)
+    assert named in err and shown in err, err
+    assert "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--since", "99999999d"], "--since"),
+        (["--since", "2024-13-45"], "--since"),
+        (["--workers", "0"], "--workers"),
+        (["--tracking-uri", f"http://u:{SECRET}@[::1"], "--tracking-uri"),
+        (["--tracking-uri", "http://127.0.0.1:notaport"], "--tracking-uri"),
+    ],
+)
+def test_option_values_exit_2_naming_the_option(
+    args: list[str], named: str, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "check", *args)
+    assert code == 2 and named in err and "Traceback" not in err
+    assert args[1].split("@")[-1] in err  # the value, without its credentials
+    assert SECRET not in err and out == ""
+
+
+# --- report outputs never replace the store -------------------------------------------------
+
+
+def _db_path(uri: str) -> Path:
+    return Path(uri.split("sqlite:///", 1)[1])
+
+
+@pytest.mark.parametrize("option", [["--format", "json", "--output"], ["--write-baseline"]])
+def test_outputs_never_replace_the_database_being_checked(
+    option: list[str], store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_with_a_run(store)
+    db = _db_path(store)
+    before = db.read_bytes()
+    code, _, err = run_cli(capsys, "check", "--tracking-uri", store, *option, str(db))
+    assert code == 2 and "refusing to overwrite" in err and str(db) in err
+    assert db.read_bytes() == before  # still the store, not a JSON file
+
+
+def test_outputs_never_go_into_the_artifact_root_or_another_database(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_with_a_run(store)
+    root = Path.cwd() / "mlruns"  # the sqlite store's default artifact root (cwd of the check)
+    (root / "1").mkdir(parents=True, exist_ok=True)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    other_bytes = other.read_bytes()
+    for target in (root / "1" / "report.json", other):
+        code, _, err = run_cli(
+            capsys, "check", "--tracking-uri", store, "--format", "json", "--output", str(target)
+        )
+        assert code == 2 and "refusing to overwrite" in err, err
+    assert not (root / "1" / "report.json").exists()
+    assert other.read_bytes() == other_bytes
+    # the same file twice would lose the first report
+    target = str(tmp_path / "r.json")
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", store, "--format", "json", "--output", target,
+        "--format", "sarif", "--output", target,
+    )  # fmt: skip
+    assert code == 2 and "already the target" in err
+
+
+def test_config_file_being_read_is_not_overwritten(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "pyproject.toml"
+    config.write_text("[tool.mlflow-guard]\n")
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", store, "--config", str(config), "--format", "json",
+        "--output", str(config),
+    )  # fmt: skip
+    assert code == 2 and "configuration file" in err
+    assert config.read_text() == "[tool.mlflow-guard]\n"
+
+
+def test_report_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlflow_guard.report_files import write_text
+
+    target = tmp_path / "report.json"
+    target.write_text("old report\n")
+    os.chmod(target, 0o640)
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing the new report
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_text(target, "new report\n" * 1000)
+    assert target.read_text() == "old report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # no temporary left
+    monkeypatch.undo()
+    write_text(target, "new report\n")
+    assert target.read_text() == "new report\n"
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_normal_report_file_is_replaced(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_with_a_run(store)
+    target = tmp_path / "report.json"
+    target.write_text("yesterday's report")
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", store, "--format", "json", "--output", str(target)
+    )
+    assert code in (0, 1), err
+    assert json.loads(target.read_text())["version"] == 1
+
+
+# --- secrets and faults over HTTP -------------------------------------------------------------
+
+
+def test_a_server_that_hangs_behind_a_healthy_health_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with faulty_server("hang") as url:
+        started = time.monotonic()
+        code, _, err = run_cli(
+            capsys, "check", "--tracking-uri", url.replace("http://", f"http://bob:{SECRET}@")
+        )
+        elapsed = time.monotonic() - started
+    assert code == 2
+    assert "did not answer within 10 s although /health answers" in err
+    assert elapsed < 25  # the probe's 10 s, not MLflow's minutes of retries
+    assert SECRET not in err
+
+
+def test_a_server_that_fails_mid_check_is_bounded_and_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # /health and the probe's request answer; every request MLflow makes hangs
+    probe = "/api/2.0/mlflow/experiments/search?max_results=1"
+    with faulty_server("hang", healthy_paths=("/health", probe)) as url:
+        started = time.monotonic()
+        code, _, err = run_cli(
+            capsys, "check", "--tracking-uri", url.replace("http://", f"http://bob:{SECRET}@")
+        )
+        elapsed = time.monotonic() - started
+    assert code == 2, err
+    assert elapsed < 45  # one request of 15 s, retried once; MLflow's defaults take minutes
+    assert SECRET not in err and "Traceback" not in err
+    assert url.removeprefix("http://") in err
