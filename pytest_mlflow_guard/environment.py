@@ -94,6 +94,17 @@ def requirements_txt(repo_root: Path | None = None) -> str:
     return header + "".join(line + "\n" for _, line in sorted(seen.items()))
 
 
+def payload(repo_root: Path | None) -> tuple[dict[str, str], dict[str, str]]:
+    """What a run records of its environment: the files of its ``environment/`` folder and the
+    ``python.version`` and ``platform`` tags."""
+    info = python_info()
+    files = {
+        "requirements.txt": requirements_txt(repo_root),
+        "python.json": json.dumps(info, indent=2, sort_keys=True) + "\n",
+    }
+    return files, {"python.version": info["python_version"], "platform": info["platform"]}
+
+
 def python_info() -> dict[str, str]:
     return {
         "python_version": platform.python_version(),

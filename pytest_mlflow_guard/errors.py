@@ -23,7 +23,9 @@ class ConventionError(GuardError, ValueError):
         message = f"{rule} {name}: {value!r} does not follow the convention: expected {expected}"
         if hint:
             message += f" ({hint})"
-        super().__init__(message)
+        from .redact import redact_text  # a value may be a URL with credentials in it
+
+        super().__init__(redact_text(message))
 
 
 class ConfigError(GuardError, ValueError):

@@ -23,36 +23,14 @@ from typing import Any
 
 from . import context, conventions, interrupts, ledger, report_files, session_env, session_gate
 from .ci import ci_tags
-from .config import GuardConfig, _read_toml, find_pyproject, load_config
+from .config import GuardConfig, find_pyproject, load_config
 from .display import clean
 from .errors import ConfigError, GuardError
 from .findings import Finding, Report
 from .markers import MarkerSpec
-from .options import Settings
+from .options import Settings, default_experiment
 
-SESSION_MODULE = "tests"
 _MLFLOW_DEFAULT_URI = "sqlite:///mlflow.db"  # MLflow 3's default when nothing is configured
-
-
-def default_experiment(rootpath: Path, config: GuardConfig) -> str:
-    """``<project>/tests``: the project is the prefix of the first scope glob (``mushroom/*``),
-    else the ``[project] name`` of the rootdir's pyproject.toml, else the rootdir's name."""
-    project = ""
-    for glob in config.scope.experiments:
-        head = glob.split("/", 1)[0]
-        if head and not any(c in head for c in "*?["):
-            project = head
-            break
-    if not project:
-        pyproject = rootpath / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                project = str(_read_toml(pyproject).get("project", {}).get("name", ""))
-            except ConfigError:
-                project = ""
-    project = project or rootpath.name
-    slug = "".join(c if c.isalnum() or c in "_-" else "-" for c in project.lower()).strip("-_")
-    return f"{slug or 'project'}/{SESSION_MODULE}"
 
 
 class GuardSession:
@@ -201,14 +179,8 @@ class GuardSession:
         if self._environment is None:
             from . import environment
 
-            info = environment.python_info()
             git = context.find_git(self.rootpath)
-            files = {
-                "requirements.txt": environment.requirements_txt(git.root if git else None),
-                "python.json": json.dumps(info, indent=2, sort_keys=True) + "\n",
-            }
-            tags = {"python.version": info["python_version"], "platform": info["platform"]}
-            self._environment = (files, tags)
+            self._environment = environment.payload(git.root if git else None)
         return self._environment
 
     def store_failed(self, exc: BaseException) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .config import GuardConfig, _read_toml
 from .errors import ConfigError
 
 MODES = ("enforce", "warn", "off")
@@ -212,6 +214,30 @@ def resolve(
             values[option.dest] = option.default
             sources[option.dest] = "default"
     return Settings(**values, sources=sources)
+
+
+SESSION_MODULE = "tests"
+
+
+def default_experiment(rootpath: Path, config: GuardConfig) -> str:
+    """``<project>/tests``: the project is the prefix of the first scope glob (``mushroom/*``),
+    else the ``[project] name`` of the rootdir's pyproject.toml, else the rootdir's name."""
+    project = ""
+    for glob in config.scope.experiments:
+        head = glob.split("/", 1)[0]
+        if head and not any(c in head for c in "*?["):
+            project = head
+            break
+    if not project:
+        pyproject = rootpath / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                project = str(_read_toml(pyproject).get("project", {}).get("name", ""))
+            except ConfigError:
+                project = ""
+    project = project or rootpath.name
+    slug = "".join(c if c.isalnum() or c in "_-" else "-" for c in project.lower()).strip("-_")
+    return f"{slug or 'project'}/{SESSION_MODULE}"
 
 
 def header_line(settings: Settings, tracking_uri: str, experiment: str) -> str:

@@ -86,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
         worker = getattr(config, "workerinput", {}).get("mlflow_guard")
         guard = GuardSession(settings, config.rootpath, config.invocation_params.args, worker)
     except (ConfigError, GuardError) as exc:
-        raise pytest.UsageError(f"mlflow-guard: {exc}") from None
+        raise pytest.UsageError(f"mlflow-guard: {clean(exc)}") from None
     config.stash[SESSION_KEY] = guard
     from . import pytest_reproduce  # the `reproduce` fixture and `reproducible` marker
 

@@ -250,23 +250,13 @@ class ExperimentTracker:
 
         Also tags the run with ``python.version`` and ``platform``. Returns the Python facts.
         """
-        import json
-
         from .mlflow_io import writer
 
         run_id = self._require_run("log_environment")
-        info = environment.python_info()
-        files = {
-            "requirements.txt": environment.requirements_txt(self._repo_root()),
-            "python.json": json.dumps(info, indent=2, sort_keys=True) + "\n",
-        }
+        files, tags = environment.payload(self._repo_root())
         writer.log_text_files(self.client, run_id, files, "environment")
-        writer.set_tags(
-            self.client,
-            run_id,
-            {"python.version": info["python_version"], "platform": info["platform"]},
-        )
-        return info
+        writer.set_tags(self.client, run_id, tags)
+        return environment.python_info()
 
     def log_model(
         self,

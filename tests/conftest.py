@@ -41,8 +41,13 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Creating MLflow's schema takes a second or two per database; copy an initialised one instead.
     from mlflow import MlflowClient
 
+    from pytest_mlflow_guard.mlflow_io.stores import _drop_experiments
+
     path = tmp_path_factory.mktemp("template") / "mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    # without "Default": each copy creates its own, under its own artifact root (a shared one
+    # would send every test's Default artifacts into the template's folder)
+    _drop_experiments(path)
     return path
 
 
@@ -57,6 +62,11 @@ def store(tmp_path: Path, _template_db: Path, monkeypatch: pytest.MonkeyPatch) -
     uri = f"sqlite:///{db}"
     mlflow.set_tracking_uri(None)  # forget a URI an earlier test set (this also unsets the env)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # an experiment made active elsewhere (mlflow.set_experiment exports its id) is not this
+    # store's: every test starts with none
+    for variable in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr("mlflow.tracking.fluent._active_experiment_id", None)
     monkeypatch.chdir(db.parent)  # default artifact root ./mlruns lands in tmp, not the repo
     yield uri
     while mlflow.active_run() is not None:
@@ -65,10 +75,25 @@ def store(tmp_path: Path, _template_db: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture(scope="session")
-def server(_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _server(
+    _template_db: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("server")
+    with running_server(root, _template_db) as (url, _):
+        yield url, root
+
+
+@pytest.fixture(scope="session")
+def server(_server: tuple[str, Path]) -> str:
     """A real `mlflow server` shared by the session (look only at what a test made)."""
-    with running_server(tmp_path_factory.mktemp("server"), _template_db) as (url, _):
-        yield url
+    return _server[0]
+
+
+@pytest.fixture(scope="session")
+def server_database(_server: tuple[str, Path]) -> str:
+    """The sqlite URI of the database behind ``server`` (what a team's nightly job may read
+    directly); its runs' artifacts are ``mlflow-artifacts:`` URIs only the server resolves."""
+    return f"sqlite:///{_server[1] / 'mlflow.db'}"
 
 
 # The real cache, read before pytester points HOME at a temporary folder: every pytester session

@@ -212,3 +212,89 @@ def test_a_server_that_fails_mid_check_is_bounded_and_redacted(
     assert elapsed < 45  # one request of 15 s, retried once; MLflow's defaults take minutes
     assert SECRET not in err and "Traceback" not in err
     assert url.removeprefix("http://") in err
+
+
+# --- unreadable evidence is reported, never passed --------------------------------------------
+
+
+@pytest.mark.server
+def test_a_database_uri_whose_artifacts_only_the_server_serves(
+    server: str,
+    server_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import uuid
+
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    name = f"team/unreadable_{uuid.uuid4().hex[:8]}"  # the server is shared: our own experiment
+    X = np.random.default_rng(0).random((20, 3))
+    model = LogisticRegression().fit(X, (X[:, 0] > 0.5).astype(int))
+    mlflow.set_tracking_uri(server)
+    try:  # not set_experiment: it would leave MLFLOW_EXPERIMENT_ID behind for the next test
+        experiment = mlflow.MlflowClient().create_experiment(name)
+        with mlflow.start_run(
+            experiment_id=experiment,
+            run_name="20260101-000000_alice",
+            tags={"run.mode": "validation"},
+        ):
+            mlflow.sklearn.log_model(model, name="model")  # no signature: MLG301
+    finally:
+        mlflow.set_tracking_uri(None)
+    capsys.readouterr()  # MLflow's own "View run" lines
+    args = ["check", "--tracking-uri", server_database, "--experiment", name, "--format", "json"]
+
+    code, out, err = run_cli(capsys, *args)
+    assert code == 1, err  # it used to say "No findings" here, exit 0
+    report = json.loads(out)
+    rules = {f["rule"] for f in report["findings"]}
+    assert "MLG004" in rules and "MLG301" not in rules
+    unchecked = [f for f in report["findings"] if f["rule"] == "MLG004"]
+    assert any("MLG301 model-signature" in f["message"] for f in unchecked)
+    assert all(f["severity"] == "error" for f in unchecked)
+    assert any("--artifacts-server" in f["message"] for f in unchecked)
+    assert report["summary"]["error"] >= len(unchecked)
+
+    code, out, err = run_cli(capsys, *args, "--artifacts-server", server)
+    rules = {f["rule"] for f in json.loads(out)["findings"]}
+    assert code == 1 and "MLG301" in rules and "MLG004" not in rules, err
+
+
+# --- the same values and faults seen from the pytest plugin (in-process) ----------------------
+
+
+@pytest.mark.parametrize(
+    "setting", ["stale-running-hours = inf", 'required-tags = [""]', 'ui-url = "x"']
+)
+def test_the_plugin_refuses_the_same_values_before_the_session(
+    setting: str, tmp_path: Path
+) -> None:
+    from pytest_mlflow_guard.errors import ConfigError
+    from pytest_mlflow_guard.guard_session import GuardSession
+    from pytest_mlflow_guard.options import Settings
+
+    config = tmp_path / "guard.toml"
+    config.write_text(f"[tool.mlflow-guard]\n{setting}\n")
+    with pytest.raises(ConfigError, match=setting.split(" = ")[0]):
+        GuardSession(Settings(enabled=True, config=str(config)), tmp_path, [])
+
+
+def test_the_plugin_reports_a_hanging_server_within_the_probe(tmp_path: Path) -> None:
+    from pytest_mlflow_guard.guard_session import GuardSession
+    from pytest_mlflow_guard.options import Settings
+
+    with faulty_server("hang") as url:
+        guard = GuardSession(Settings(enabled=True, tracking_uri=url), tmp_path, [])
+        started = time.monotonic()
+        try:
+            guard.start()
+        finally:
+            guard.close()
+        elapsed = time.monotonic() - started
+    assert guard.problem is not None and "did not answer within 10 s" in guard.problem
+    assert guard.session_run_id is None and elapsed < 25

@@ -11,9 +11,8 @@ import pytest
 from pytest_mlflow_guard.ci import ci_tags
 from pytest_mlflow_guard.config import GuardConfig, Scope
 from pytest_mlflow_guard.errors import ConfigError
-from pytest_mlflow_guard.guard_session import default_experiment
 from pytest_mlflow_guard.markers import MarkerSpec
-from pytest_mlflow_guard.options import header_line, resolve
+from pytest_mlflow_guard.options import default_experiment, header_line, resolve
 
 
 def no_ini(key: str) -> None:

@@ -296,3 +296,25 @@ def _script_run_failing(repo: Path, uri: str, like: str) -> str:
     c.log_param(run.info.run_id, "lr", "0.1")
     c.set_terminated(run.info.run_id)
     return str(run.info.run_id)
+
+
+def test_a_replay_leaves_the_users_other_worktrees_alone(
+    unseeded: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worktree whose folder is missing right now (an unmounted disk) keeps its bookkeeping,
+    and with it its staged changes: only the replay's own worktree is removed."""
+    repo, run_id = unseeded
+    other = tmp_path / "usb-disk" / "feature"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(other))
+    (other / "wip.py").write_text("print('staged work')\n")
+    git(other, "add", "wip.py")
+    unmounted = tmp_path / "usb-disk-unmounted"
+    (tmp_path / "usb-disk").rename(unmounted)  # the folder is gone while the replay runs
+    listed_before = git(repo, "worktree", "list", "--porcelain")
+
+    code, out, err = cli(capsys, run_id, "--format", "json")
+
+    assert code in (0, 1), out + err  # replayed (the script is unseeded: not reproduced)
+    assert git(repo, "worktree", "list", "--porcelain") == listed_before
+    unmounted.rename(tmp_path / "usb-disk")  # mounted again: the staged change is still there
+    assert git(other, "diff", "--cached", "--name-only") == "wip.py"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import GuardError
+from ..redact import redact_text
 from .preflight import LocalFacts, parse_command
 
 _GIT_TIMEOUT_S = 60
@@ -321,6 +322,9 @@ def run_child(
     def pump() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
+            # the child has the tracking URI, credentials included (MLflow prints it in its
+            # "View run" line): what is copied out goes through the redaction policy
+            line = redact_text(line)
             tail.append(line)
             if stream is not None:
                 stream.write(line)
