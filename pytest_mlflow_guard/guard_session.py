@@ -289,7 +289,9 @@ class GuardSession:
             try:
                 with interrupts.deferred():  # a few requests: finish them, then stop
                     runs = store.close_out(self.session_id, "KILLED", keep=self.session_run_id)
-                self.swept, self.run_tests = runs.ended, runs.tests
+                    others = self._other_stores()
+                    self.swept = runs.ended + session_gate.sweep(others, self.session_id)
+                self.run_tests = runs.tests
                 if self.settings.gate_on:
                     self.report = self._gate(store, runs.experiment_ids)
             except KeyboardInterrupt:
@@ -332,9 +334,12 @@ class GuardSession:
         else:
             report = self._check(None)
         # runs the tests made in stores of their own: checked there (scope session)
-        entries = ledger.entries(self._ledger)
-        others = session_gate.other_stores(entries, self.tracking_uri)
+        others = self._other_stores()
         return self._combine(report, others, session) if others else report
+
+    def _other_stores(self) -> list[str]:
+        assert self.tracking_uri is not None
+        return session_gate.other_stores(ledger.entries(self._ledger), self.tracking_uri)
 
     def _metrics(self) -> dict[str, float]:
         metrics = {

@@ -234,7 +234,10 @@ class GuardedTestHooks:
         if errors and self.guard.settings.mode == "enforce":
             fixture_run = item.stash.get(FIXTURE_RUN_KEY, None)
             if fixture_run is not None:  # tagged "passed" before the guard's verdict
-                fixture_run.mark_errored()
+                try:
+                    fixture_run.mark_errored()
+                except Exception as exc:  # the findings are the news; the store is reported
+                    self.guard.store_failed(exc)
             pytest.fail(
                 "mlflow-guard: runs made by this test break the team's conventions:\n"
                 + findings_block(errors),

@@ -18,7 +18,7 @@ from .findings import Finding, Report
 from .ledger import Entry
 from .redact import redact_text
 
-__all__ = ["combine", "other_stores", "unchecked_store"]
+__all__ = ["combine", "other_stores", "sweep", "unchecked_store"]
 
 #: checks one store for the runs carrying the given tags; raises when the store is unusable
 CheckStore = Callable[[str], Report]
@@ -27,6 +27,23 @@ CheckStore = Callable[[str], Report]
 def other_stores(entries: Iterable[Entry], session_uri: str) -> list[str]:
     """The stores besides ``session_uri`` that runs went to, in the order first seen."""
     return list(dict.fromkeys(e.tracking_uri for e in entries if e.tracking_uri != session_uri))
+
+
+def sweep(uris: Iterable[str], session_id: str) -> list[str]:
+    """End the session's runs left RUNNING in other stores (a test's subprocess that died) as
+    KILLED; returns their ids. A store that cannot be read is left to the gate, which reports
+    it: it is probed first, because opening a missing sqlite file would create one."""
+    from .mlflow_io.connect import probe
+    from .mlflow_io.session_run import SessionStore
+
+    ended: list[str] = []
+    for uri in uris:
+        try:
+            probe(uri)
+            ended += SessionStore(uri).close_out(session_id, "KILLED", keep="").ended
+        except Exception:  # reported by the gate as MLG004
+            continue
+    return ended
 
 
 def unchecked_store(uri: str, reason: str, config: GuardConfig) -> Finding | None:

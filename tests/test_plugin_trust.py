@@ -166,8 +166,17 @@ def test_mlflows_own_pytest_plugin_and_the_guard_agree(guarded: GuardedProject) 
 
 
 OWN_STORE_TESTS = f"""
-import tempfile
+import os, subprocess, sys, tempfile
 import mlflow
+
+def test_a_subprocess_dies_inside_a_run_in_its_own_store():
+    code = (
+        "import mlflow, os\\n"
+        f"mlflow.set_tracking_uri('sqlite:///{{os.getcwd()}}/dying.db')\\n"
+        "mlflow.start_run(run_name='dies-running', tags={TAGS})\\n"
+        "os._exit(0)\\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 def test_in_a_store_of_its_own(tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{{tmp_path}}/own.db")
@@ -192,7 +201,13 @@ def test_runs_in_stores_the_tests_chose_are_checked_there(guarded: GuardedProjec
     assert "MLG202 tag-value" in text and "own.db" in text
     # the store that vanished is named, never counted as checked
     assert "MLG004 unchecked" in text and "gone.db" in text and "could not be checked" in text
-    result.assert_outcomes(passed=2, errors=2)
+    result.assert_outcomes(passed=3, errors=2)
+    # the run the dead subprocess left RUNNING in its own store was ended by the session
+    from mlflow import MlflowClient
+
+    dying = MlflowClient(tracking_uri=f"sqlite:///{guarded.path / 'dying.db'}")
+    (run,) = dying.search_runs([e.experiment_id for e in dying.search_experiments()])
+    assert run.info.run_name == "dies-running" and run.info.status == "KILLED"
 
 
 # --- interrupts -------------------------------------------------------------------------------
