@@ -53,13 +53,12 @@ class GuardSession:
         except GuardError as exc:
             raise ConfigError(f"mlflow-guard experiment {self.experiment!r}: {exc}") from None
         self.tracking_uri: str | None = settings.tracking_uri
-        # a report file must never replace the store or the config (checked before the session)
-        protected = report_files.protected_for(self.display_uri, self.config_path)
-        report_files.check_targets(
-            ((f"--mlflow-guard-report {fmt}:", path) for fmt, path in settings.reports),
-            protected,
-            make_parents=True,
-        )
+        if settings.reports:  # never the store or the config (checked before the session)
+            report_files.check_targets(
+                ((f"--mlflow-guard-report {fmt}:", path) for fmt, path in settings.reports),
+                report_files.protected_for(self.display_uri, self.config_path),
+                make_parents=True,
+            )
         self.session_id: str | None = None
         self.session_run_id: str | None = None
         self.experiment_id: str | None = None

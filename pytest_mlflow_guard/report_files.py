@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
-from .mlflow_io.connect import sqlite_path
 
 __all__ = ["Protected", "check_target", "check_targets", "protected_for", "write_text"]
 
@@ -60,6 +59,8 @@ def protected_for(tracking_uri: str | None, config_path: str | Path | None = Non
     uri = tracking_uri or ""
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme == "sqlite":
+        from .mlflow_io.connect import sqlite_path  # urllib.request: not at plugin load
+
         db = sqlite_path(uri)
         if db:
             base = _resolve(db)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from .config import GuardConfig
-from .engine import unchecked_severity
 from .findings import Finding, Report
 from .ledger import Entry
 from .redact import redact_text
@@ -49,6 +48,8 @@ def sweep(uris: Iterable[str], session_id: str) -> list[str]:
 def unchecked_store(uri: str, reason: str, config: GuardConfig) -> Finding | None:
     """MLG004 on a store the session wrote runs to but that cannot be read (None: the team
     ignored MLG004)."""
+    from .engine import unchecked_severity  # the rule catalogue: only when a check runs
+
     severity = unchecked_severity(config)
     if severity is None:
         return None

@@ -251,3 +251,17 @@ def test_mlflow_run_outcome_and_status(
         "test_skipped_by_a_later_fixture": ("skipped", "FINISHED"),
         "test_broken_later_fixture": ("error", "FAILED"),
     }
+
+
+def test_loading_the_plugin_imports_nothing_heavy() -> None:
+    """pytest loads the plugin in every session of the environment: no MLflow, no HTTP stack,
+    no rule catalogue until a guarded session needs them."""
+    heavy = ("mlflow", "urllib.request", "sqlite3", "pytest_mlflow_guard.engine")
+    code = (
+        "import sys, pytest_mlflow_guard.plugin\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/"
+    )
+    assert out.stdout.strip() == "[]"
