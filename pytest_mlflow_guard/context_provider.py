@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from . import session_env
 from .context import automatic_tags, note_run, provider_should_tag
+from .redact import redact_mapping
 
 
 class GuardRunContextProvider:
@@ -26,7 +27,7 @@ class GuardRunContextProvider:
     def tags(self) -> dict[str, str]:
         import mlflow
 
-        tags = automatic_tags()
+        tags = redact_mapping(automatic_tags())  # marker tags included: the policy applies
         note_run(mlflow.get_tracking_uri())
         return tags
 

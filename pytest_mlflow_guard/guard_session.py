@@ -226,7 +226,7 @@ class GuardSession:
             uris,
             lambda uri: self._check(run_tags, uri=uri),
             self.config,
-            lambda exc: _reason(exc),
+            _reason,
         )
 
     def _check(

@@ -165,3 +165,28 @@ def test_the_readme_guarantees_name_tests_that_exist() -> None:
         if test:
             pattern = test.removeprefix("::").replace("*", r"\w*")
             assert re.search(rf"^def {pattern}\(", path.read_text(), re.M), f"{file}{test}"
+
+
+def test_every_write_path_of_the_guard_applies_the_policy(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever calls: the writer, and the run-context provider that tags plain runs (marker
+    tags included), record a secret-looking name without its value."""
+    from mlflow import MlflowClient
+
+    from pytest_mlflow_guard import session_env
+    from pytest_mlflow_guard.context_provider import GuardRunContextProvider
+    from pytest_mlflow_guard.mlflow_io import writer
+
+    c = MlflowClient(tracking_uri=store)
+    run = c.create_run(c.create_experiment("team/writes"))
+    writer.set_tags(c, run.info.run_id, {"db.password": SECRET, "note": f"https://u:{SECRET}@h"})
+    writer.log_params(c, run.info.run_id, {"api_key": SECRET, "lr": "0.1"})
+    data = c.get_run(run.info.run_id).data
+    assert data.tags["db.password"] == "***" and data.tags["note"] == "https://h"
+    assert data.params == {"api_key": "***", "lr": "0.1"}
+
+    monkeypatch.setenv(session_env.ENV_SESSION_ID, "s1")
+    monkeypatch.setenv(session_env.ENV_TEST_TAGS, f'{{"team_token": "{SECRET}", "team": "a"}}')
+    tags = GuardRunContextProvider().tags()
+    assert tags["team_token"] == "***" and tags["team"] == "a"

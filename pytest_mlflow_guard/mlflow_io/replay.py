@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..redact import redact_mapping
 from ..reproduce.names import TAG_REPRODUCTION_OF
 from ..reproduce.preflight import RunFacts
 
@@ -179,7 +180,7 @@ def start_repeat_run(
     import mlflow
 
     run = mlflow.start_run(
-        run_name=run_name, tags=dict(tags), nested=nested, experiment_id=experiment_id
+        run_name=run_name, tags=redact_mapping(tags), nested=nested, experiment_id=experiment_id
     )
     return str(run.info.run_id)
 

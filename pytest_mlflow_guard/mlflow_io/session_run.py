@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ..redact import redact_mapping
 from ..session_env import TAG_SESSION, TAG_TEST_NODEID
 from .paging import runs_anywhere
 from .scope import quote
@@ -38,7 +39,7 @@ class SessionStore:
     ) -> tuple[str, str]:
         """(experiment id, run id) of a new RUNNING session run."""
         experiment_id, _ = experiment_id_for(self.client, experiment_name)
-        run = self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
+        run = self.client.create_run(experiment_id, run_name=run_name, tags=redact_mapping(tags))
         return experiment_id, str(run.info.run_id)
 
     def log_environment(

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..context import TAG_MODEL_TYPE
+from ..redact import redact_mapping
 from .writer import client as make_client
 from .writer import end_run, terminate
 
@@ -87,7 +88,10 @@ class FixtureRun:
         if nested:
             tags.pop("mlflow.parentRunId", None)
         active = mlflow.start_run(
-            experiment_id=experiment_id, run_name=self.run_name, tags=tags, nested=nested
+            experiment_id=experiment_id,
+            run_name=self.run_name,
+            tags=redact_mapping(tags),
+            nested=nested,
         )
         self.run_id = active.info.run_id
         self.experiment_id = experiment_id

@@ -1,5 +1,8 @@
 """The tracker's write side: every MLflow call ``ExperimentTracker`` makes goes through here.
 
+Every tag and param written here goes through the redaction policy (``redact.redact_mapping``):
+whoever calls, a secret-looking name is recorded without its value.
+
 MLflow is imported inside functions: ``pytest_mlflow_guard`` is imported by pytest in every session
 of the environment, and ``import mlflow`` alone costs about two seconds.
 """
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .. import interrupts
+from ..redact import redact_mapping
 from .scope import quote
 
 if TYPE_CHECKING:
@@ -98,7 +102,7 @@ def use_experiment(c: MlflowClient, name: str) -> ExperimentUse:
 def log_params(c: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
     from mlflow.entities import Param
 
-    items = [Param(k, v) for k, v in params.items()]
+    items = [Param(k, v) for k, v in redact_mapping(params).items()]
     for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
         c.log_batch(run_id, params=items[start : start + MAX_PARAMS_PER_BATCH], synchronous=True)
 
@@ -116,7 +120,7 @@ def log_metrics(
 def set_tags(c: MlflowClient, run_id: str, tags: Mapping[str, str]) -> None:
     from mlflow.entities import RunTag
 
-    items = [RunTag(k, v) for k, v in tags.items()]
+    items = [RunTag(k, v) for k, v in redact_mapping(tags).items()]
     for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
         c.log_batch(run_id, tags=items[start : start + MAX_PARAMS_PER_BATCH], synchronous=True)
 
@@ -147,7 +151,7 @@ def start_fluent_run(
     return mlflow.start_run(
         experiment_id=experiment_id,
         run_name=run_name,
-        tags=dict(tags),
+        tags=redact_mapping(tags),
         nested=nested,
         description=description,
     )
