@@ -81,6 +81,7 @@ def _probe_sqlite(tracking_uri: str, path: str) -> None:
 
 
 _API_PROBE = "/api/2.0/mlflow/experiments/search?max_results=1"
+_NO_ANSWER = "no answer"  # the request timed out
 
 
 def _probe_http(tracking_uri: str, timeout_s: float) -> None:
@@ -100,8 +101,10 @@ def _probe_http(tracking_uri: str, timeout_s: float) -> None:
         except urllib.error.HTTPError as exc:
             # any answer below 500 counts: the endpoint may sit behind authentication
             return None if exc.code < 500 else f"HTTP {exc.code} {exc.reason}"
+        except TimeoutError:
+            return _NO_ANSWER
         except urllib.error.URLError as exc:
-            return str(exc.reason)
+            return _NO_ANSWER if isinstance(exc.reason, TimeoutError) else str(exc.reason)
         except Exception as exc:
             return str(exc) or type(exc).__name__
         return None
@@ -116,7 +119,9 @@ def _probe_http(tracking_uri: str, timeout_s: float) -> None:
     thread = threading.Thread(target=attempt, name="mlflow-guard-probe", daemon=True)
     thread.start()
     thread.join(timeout_s)  # also bounds name resolution, which urlopen's timeout does not
-    if not outcome:
+    # no outcome yet, or the socket's own timeout (which fires at about the same moment, so
+    # either may come first): the same finding, said the same way
+    if not outcome or outcome[0] == _NO_ANSWER:
         what = "its API" if len(step) > 1 else "/health"
         hint = " although /health answers" if len(step) > 1 else ""
         raise GuardError(
