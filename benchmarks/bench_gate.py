@@ -68,7 +68,7 @@ from pytest_mlflow_guard.mlflow_io.reader import StoreReader
 config = GuardConfig()
 records = StoreReader(sys.argv[1], config.scope).iter_records()
 if sys.argv[2] == "engine":
-    from pytest_mlflow_guard.engine import Engine
+    from pytest_mlflow_guard.gate.engine import Engine
     print(json.dumps({"findings": sum(1 for _ in Engine(config).check(records))}))
 else:
     print(json.dumps({"records": sum(1 for _ in records)}))

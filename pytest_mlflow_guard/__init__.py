@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, ConventionError, GuardError
+from pytest_mlflow_guard.errors import ConfigError, ConventionError, GuardError
 
 if TYPE_CHECKING:
-    from .config import GuardConfig, load_config
-    from .tracker import ExperimentTracker
+    from pytest_mlflow_guard.config import GuardConfig, load_config
+    from pytest_mlflow_guard.tracking.tracker import ExperimentTracker
 
 __all__ = [
     "ConfigError",
@@ -28,11 +28,11 @@ def __getattr__(name: str) -> Any:
     # pytest imports this package (for the plugin) in every session: what only users of the API
     # need is imported when they first touch it
     if name == "ExperimentTracker":
-        from .tracker import ExperimentTracker
+        from pytest_mlflow_guard.tracking.tracker import ExperimentTracker
 
         return ExperimentTracker
     if name in ("GuardConfig", "load_config"):
-        from . import config
+        from pytest_mlflow_guard import config
 
         return getattr(config, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .display import clean
-from .errors import GuardError
-from .redact import redact_text
+from pytest_mlflow_guard.display import clean
+from pytest_mlflow_guard.errors import GuardError, environment_error
+from pytest_mlflow_guard.redact import redact_text
+from pytest_mlflow_guard.vocabulary import ENV_MLFLOW_TRACKING_URI
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -37,7 +38,7 @@ def _split(values: Sequence[str] | None) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .reporters import FORMATS
+    from pytest_mlflow_guard.gate.reporters import FORMATS
 
     parser = argparse.ArgumentParser(prog="mlflow-guard", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_reproduce(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .reproduce.names import DEFAULT_ATOL, DEFAULT_RTOL
+    from pytest_mlflow_guard.reproduce.names import DEFAULT_ATOL, DEFAULT_RTOL
 
     reproduce = sub.add_parser(
         "reproduce",
@@ -166,13 +167,13 @@ def _pairs(formats: list[str] | None, outputs: list[str] | None) -> list[tuple[s
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import report_files
-    from .config import find_pyproject
-    from .gate import CheckOptions, run_check, stderr_if_tty
-    from .mlflow_io.connect import check_uri
-    from .mlflow_io.scope import since_datetime
-    from .mlflow_io.writer import resolved_tracking_uri
-    from .reporters import render
+    from pytest_mlflow_guard.config import find_pyproject
+    from pytest_mlflow_guard.gate import report_files
+    from pytest_mlflow_guard.gate.check import CheckOptions, run_check, stderr_if_tty
+    from pytest_mlflow_guard.gate.reporters import render
+    from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
+    from pytest_mlflow_guard.mlflow_io.connect import check_uri
+    from pytest_mlflow_guard.mlflow_io.scope import since_datetime
 
     pairs = _pairs(args.formats, args.outputs)
     # bad values are refused here, naming the option, before anything is read or written
@@ -182,8 +183,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             check_uri(option, value)
-    if args.tracking_uri is None and os.environ.get("MLFLOW_TRACKING_URI"):
-        check_uri("MLFLOW_TRACKING_URI", os.environ["MLFLOW_TRACKING_URI"])
+    if args.tracking_uri is None and os.environ.get(ENV_MLFLOW_TRACKING_URI):
+        check_uri(ENV_MLFLOW_TRACKING_URI, os.environ[ENV_MLFLOW_TRACKING_URI])
     since_datetime(args.since, where="--since")
     # every file this command will write is checked before the (possibly long) read of the
     # store: never the store itself, never half a file
@@ -221,7 +222,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from .rules import get_rule, rule_infos
+    from pytest_mlflow_guard.gate.rules import get_rule, rule_infos
 
     infos = rule_infos()
     if args.rule:
@@ -251,9 +252,13 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """The report goes to stdout, the replayed command's own output to stderr, so
     ``--format json`` output stays parseable."""
-    from .reproduce.compare import Tolerance, parse_tolerance
-    from .reproduce.report import render
-    from .reproduce.runner import DEFAULT_IGNORED_METRICS, ReproduceOptions, reproduce_run
+    from pytest_mlflow_guard.reproduce.compare import Tolerance, parse_tolerance
+    from pytest_mlflow_guard.reproduce.report import render
+    from pytest_mlflow_guard.reproduce.runner import (
+        DEFAULT_IGNORED_METRICS,
+        ReproduceOptions,
+        reproduce_run,
+    )
 
     if args.print_steps:
         return _print_steps(args)
@@ -280,40 +285,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _print_steps(args: argparse.Namespace) -> int:
-    from .mlflow_io import connect
-    from .mlflow_io import replay as io
-    from .reproduce.steps import shell_steps
+    from pytest_mlflow_guard.mlflow_io import connect
+    from pytest_mlflow_guard.mlflow_io import replay as io
+    from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
+    from pytest_mlflow_guard.reproduce.steps import shell_steps
 
-    uri = io.resolved_tracking_uri(args.tracking_uri)
+    uri = resolved_tracking_uri(args.tracking_uri)
     connect.probe(uri)
     facts = io.fetch_run(uri, args.run_id)
     if facts is None:
         raise GuardError(f"unknown run: {redact_text(uri)} has no run {args.run_id!r}")
     sys.stdout.write(shell_steps(facts, redact_text(uri)))
     return EXIT_OK
-
-
-def _environment_error(exc: BaseException) -> str | None:
-    """The message for an error that is the environment's, not a bug: None for a bug.
-
-    MLflow's own errors (unsupported URI scheme, store schema too new...), a database driver
-    that is not installed, SQLAlchemy errors (database unreachable, locked, malformed URL) and
-    files that cannot be read or written are usage or connection problems for us.
-    """
-    module = type(exc).__module__ or ""
-    if type(exc).__name__ == "MlflowException":
-        message = str(getattr(exc, "message", exc))
-    elif module == "sqlalchemy" or module.startswith("sqlalchemy."):
-        # the first line: later ones carry the SQL statement and a link to SQLAlchemy's docs
-        lines = str(exc).strip().splitlines()
-        message = f"database error: {lines[0] if lines else type(exc).__name__}"
-    elif isinstance(exc, ImportError):  # e.g. the database driver a tracking URI names
-        message = f"{exc} (a package this tracking store needs is not installed)"
-    elif isinstance(exc, OSError):
-        message = str(exc)
-    else:
-        return None
-    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -329,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mlflow-guard: interrupted", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
-        message = _environment_error(exc)
+        message = environment_error(exc)
         if message is None:  # a bug: keep the traceback
             raise
         print(f"mlflow-guard: error: {clean(message)}", file=sys.stderr)

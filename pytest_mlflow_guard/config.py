@@ -14,7 +14,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from pytest_mlflow_guard.errors import ConfigError
+from pytest_mlflow_guard.vocabulary import (
+    LEVELS,
+    REQUIRED_TAGS,
+    RUN_MODES,
+    RUN_STATUSES,
+    SOURCE_TYPES,
+    TAG_RUN_MODE,
+    TAG_SOURCE_TYPE,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,12 +32,18 @@ else:  # pragma: no cover - exercised only on 3.10
 
 EXPERIMENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$"
 REGISTERED_MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
-REQUIRED_TAGS = ("os.user", "git.commit", "source.type", "model.type", "run.mode")
 ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
-    "run.mode": ("training", "validation", "inference"),
-    "source.type": ("script", "notebook", "pytest"),
+    TAG_RUN_MODE: RUN_MODES,
+    TAG_SOURCE_TYPE: SOURCE_TYPES,
 }
-SEVERITIES = ("error", "warning", "off")
+
+
+def severity_level(level: object, where: str) -> str:
+    """A rule's level as the config may set it (``error``, ``warning`` or ``off``), lower-cased;
+    anything else is a ``ConfigError`` naming ``where`` and the value."""
+    if not isinstance(level, str) or level.lower() not in LEVELS:
+        raise ConfigError(f"{where}: {level!r} is not one of {', '.join(LEVELS)}")
+    return level.lower()
 
 
 @dataclass(frozen=True)
@@ -111,7 +126,6 @@ _SCALAR_KEYS = {
 }
 _TOP_ONLY_KEYS = {"scope", "overrides"}
 _SCOPE_KEYS = {"experiments", "since", "statuses"}
-RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
 
 def _valid_keys() -> str:
@@ -193,13 +207,10 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
         elif key == "severity":
             if not isinstance(value, dict):
                 raise ConfigError("[tool.mlflow-guard] severity: expected a table {CODE = level}")
-            for code, level in value.items():
-                if level not in SEVERITIES:
-                    raise ConfigError(
-                        f"[tool.mlflow-guard] severity.{code}: {level!r} is not one of "
-                        f"{', '.join(SEVERITIES)}"
-                    )
-            out[name] = dict(value)
+            out[name] = {
+                code: severity_level(level, f"[tool.mlflow-guard] severity.{code}")
+                for code, level in value.items()
+            }
         elif key == "allowed-values":
             if not isinstance(value, dict):
                 raise ConfigError(

@@ -18,7 +18,7 @@ Applying it twice changes nothing.
 
 from __future__ import annotations
 
-from .redact import redact_text
+from pytest_mlflow_guard.redact import redact_text
 
 __all__ = ["clean", "one_line", "printable"]
 

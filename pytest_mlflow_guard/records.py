@@ -16,19 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
-ObjectType = Literal[
-    "experiment", "run", "logged_model", "registered_model", "model_version", "store"
-]
-
-#: Tag that exempts a run, logged model, model version or registered model from some rule codes
-#: (comma separated codes or names); ``IGNORE_REASON_TAG`` says why.
-IGNORE_TAG = "mlflow_guard.ignore"
-IGNORE_REASON_TAG = "mlflow_guard.ignore_reason"
-#: Set by the lifecycle helpers when a version enters a stage (ISO-8601 UTC); MLflow itself only
-#: keeps ``last_updated_timestamp``, which any description edit also moves.
-STAGE_SINCE_TAG = "mlflow_guard.stage_since"
+from pytest_mlflow_guard.vocabulary import TAG_GIT_COMMIT, TAG_SOURCE_COMMAND, TAG_SOURCE_WORKDIR
 
 
 @dataclass(frozen=True)
@@ -113,3 +102,32 @@ class RegisteredModelRecord:
 
 
 Record = ExperimentRecord | RunRecord | RegisteredModelRecord
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run recorded, as ``reproduce`` needs it (read by ``mlflow_io.replay``)."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    experiment_name: str
+    status: str
+    start_time_ms: int
+    tags: Mapping[str, str]
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+    requirements: str | None = None  # environment/requirements.txt
+    python_version: str | None = None
+
+    @property
+    def commit(self) -> str | None:
+        return self.tags.get(TAG_GIT_COMMIT) or None
+
+    @property
+    def command(self) -> str | None:
+        return self.tags.get(TAG_SOURCE_COMMAND) or None
+
+    @property
+    def workdir(self) -> str:
+        return self.tags.get(TAG_SOURCE_WORKDIR) or "."

@@ -21,6 +21,14 @@ pytest_plugins = ["pytester"]
 from guard_testing import GUARDED_PYPROJECT, GuardedProject, git, running_server  # noqa: E402
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # the fast subset while iterating is `-m "not subprocess and not server"`: a test that runs a
+    # real pytest process says so by using pytester (directly or through `guarded`)
+    for item in items:
+        if "pytester" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.subprocess)
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Path:
     """A real git repository with one commit (and a remote URL carrying a fake token)."""

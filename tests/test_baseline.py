@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlflow_guard.baseline import apply_baseline, load_baseline, write_baseline
 from pytest_mlflow_guard.errors import ConfigError
-from pytest_mlflow_guard.findings import Finding
+from pytest_mlflow_guard.gate.baseline import apply_baseline, load_baseline, write_baseline
+from pytest_mlflow_guard.gate.findings import Finding
 
 
 def finding(rule: str, object_id: str, message: str, object_type: str = "run") -> Finding:

@@ -146,7 +146,7 @@ def test_config_file_being_read_is_not_overwritten(
 def test_report_written_whole_or_not_at_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_mlflow_guard.report_files import write_text
+    from pytest_mlflow_guard.gate.report_files import write_text
 
     target = tmp_path / "report.json"
     target.write_text("old report\n")
@@ -277,8 +277,8 @@ def test_the_plugin_refuses_the_same_values_before_the_session(
     setting: str, tmp_path: Path
 ) -> None:
     from pytest_mlflow_guard.errors import ConfigError
-    from pytest_mlflow_guard.guard_session import GuardSession
-    from pytest_mlflow_guard.options import Settings
+    from pytest_mlflow_guard.pytest_plugin.options import Settings
+    from pytest_mlflow_guard.pytest_plugin.session import GuardSession
 
     config = tmp_path / "guard.toml"
     config.write_text(f"[tool.mlflow-guard]\n{setting}\n")
@@ -287,8 +287,8 @@ def test_the_plugin_refuses_the_same_values_before_the_session(
 
 
 def test_the_plugin_reports_a_hanging_server_within_the_probe(tmp_path: Path) -> None:
-    from pytest_mlflow_guard.guard_session import GuardSession
-    from pytest_mlflow_guard.options import Settings
+    from pytest_mlflow_guard.pytest_plugin.options import Settings
+    from pytest_mlflow_guard.pytest_plugin.session import GuardSession
 
     with faulty_server("hang") as url:
         guard = GuardSession(Settings(enabled=True, tracking_uri=url), tmp_path, [])

@@ -63,7 +63,7 @@ def test_matching_overrides_stack_in_order_and_other_keys_replace() -> None:
 
 
 def test_command_line_ignore_survives_an_override(tmp_path: Path) -> None:
-    from pytest_mlflow_guard.gate import CheckOptions, effective_config
+    from pytest_mlflow_guard.gate.check import CheckOptions, effective_config
 
     file = tmp_path / "pyproject.toml"
     file.write_text(

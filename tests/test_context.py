@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_mlflow_guard.gitinfo import git_info
 from pytest_mlflow_guard.redact import redact_args as _redact_args
 from pytest_mlflow_guard.redact import redact_text as strip_credentials
+from pytest_mlflow_guard.tracking.gitinfo import git_info
 
 
 def head(repo: Path) -> str:
@@ -129,7 +129,7 @@ def test_plain_start_run_in_a_script_gets_convention_tags(tmp_path: Path) -> Non
 
 def test_importing_the_plugin_does_not_import_mlflow() -> None:
     code = (
-        "import sys, pytest_mlflow_guard.plugin, pytest_mlflow_guard;"
+        "import sys, pytest_mlflow_guard.pytest_plugin.plugin, pytest_mlflow_guard;"
         "heavy = ('mlflow', 'sklearn', 'pandas');"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy);"
         "print(bad); sys.exit(1 if bad else 0)"
@@ -215,11 +215,11 @@ def test_redact_single_args(arg: str, expected: str) -> None:
 def test_a_huge_command_line_never_blocks_a_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_mlflow_guard.context import MAX_COMMAND_LENGTH, source_command
+    from pytest_mlflow_guard.tracking.context.source import MAX_COMMAND_LENGTH, source_command
 
     monkeypatch.setattr(sys, "orig_argv", ["python", "train.py", *(["--file", "x" * 100] * 120)])
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
-    monkeypatch.setattr("pytest_mlflow_guard.context._pytest_rootpath", None)
+    monkeypatch.setattr("pytest_mlflow_guard.tracking.context.runtime._pytest_rootpath", None)
     command = source_command()
     assert command is not None
     assert command.startswith("python train.py --file")

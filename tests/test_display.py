@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_mlflow_guard.display import clean, one_line
-from pytest_mlflow_guard.findings import Finding, Report
-from pytest_mlflow_guard.reporters import render
+from pytest_mlflow_guard.gate.findings import Finding, Report
+from pytest_mlflow_guard.gate.reporters import render
 
 # what a hostile store string looks like: a terminal title (OSC), colours, a carriage return
 # that overwrites the line, a newline followed by a GitHub workflow command, the legacy form
@@ -89,9 +89,9 @@ def test_github_format_stays_one_command_per_finding() -> None:
 
 
 def test_pytest_summary_lines_are_safe(tmp_path: Path) -> None:
-    from pytest_mlflow_guard.guard_session import GuardSession
-    from pytest_mlflow_guard.options import Settings
-    from pytest_mlflow_guard.session_summary import findings_block, summary_lines
+    from pytest_mlflow_guard.pytest_plugin.options import Settings
+    from pytest_mlflow_guard.pytest_plugin.session import GuardSession
+    from pytest_mlflow_guard.pytest_plugin.summary import findings_block, summary_lines
 
     report = _nasty_report()
     block = findings_block(report.findings, {"r1": "tests/test_x.py::test_y\n::error::z"})
@@ -104,8 +104,9 @@ def test_pytest_summary_lines_are_safe(tmp_path: Path) -> None:
 
 
 def test_reproduce_text_and_steps_are_safe() -> None:
+    from pytest_mlflow_guard.records import RunFacts
     from pytest_mlflow_guard.reproduce.compare import ParamRow
-    from pytest_mlflow_guard.reproduce.preflight import Check, RunFacts
+    from pytest_mlflow_guard.reproduce.preflight import Check
     from pytest_mlflow_guard.reproduce.report import Reproduction, render_text
     from pytest_mlflow_guard.reproduce.steps import shell_steps
 

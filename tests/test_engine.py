@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from pytest_mlflow_guard.config import GuardConfig, from_mapping
-from pytest_mlflow_guard.engine import Engine
 from pytest_mlflow_guard.errors import ConfigError
-from pytest_mlflow_guard.findings import CheckedObject, Finding
+from pytest_mlflow_guard.gate.engine import Engine
+from pytest_mlflow_guard.gate.findings import CheckedObject, Finding
+from pytest_mlflow_guard.gate.rules import ALL_RULES
 from pytest_mlflow_guard.records import (
-    IGNORE_REASON_TAG,
-    IGNORE_TAG,
     ExperimentRecord,
     LoggedModelRecord,
     ModelVersionRecord,
@@ -23,7 +22,8 @@ from pytest_mlflow_guard.records import (
     RegisteredModelRecord,
     RunRecord,
 )
-from pytest_mlflow_guard.rules import ALL_RULES
+from pytest_mlflow_guard.vocabulary import TAG_IGNORE as IGNORE_TAG
+from pytest_mlflow_guard.vocabulary import TAG_IGNORE_REASON as IGNORE_REASON_TAG
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
 SHA = "0123456789abcdef0123456789abcdef01234567"

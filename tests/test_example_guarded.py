@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
 
 
+@pytest.mark.subprocess  # a real pytest process, without pytester
 def test_example_suite_passes_under_the_guard_in_enforce_mode(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTEST_"))}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlflow_guard.ci import ci_tags
 from pytest_mlflow_guard.config import GuardConfig, Scope
 from pytest_mlflow_guard.errors import ConfigError
-from pytest_mlflow_guard.markers import MarkerSpec
-from pytest_mlflow_guard.options import default_experiment, header_line, resolve
+from pytest_mlflow_guard.pytest_plugin.markers import MarkerSpec
+from pytest_mlflow_guard.pytest_plugin.options import default_experiment, header_line, resolve
+from pytest_mlflow_guard.tracking.context.ci import ci_tags
 
 
 def no_ini(key: str) -> None:
@@ -177,7 +177,7 @@ def test_no_flag_on_the_command_line_beats_the_ini() -> None:
 
 
 def test_readme_options_table_is_current() -> None:
-    from pytest_mlflow_guard.options import markdown_table
+    from pytest_mlflow_guard.pytest_plugin.options import markdown_table
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert markdown_table() in readme, "README options table is stale: regenerate it"
@@ -198,7 +198,7 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
 def test_relative_sqlite_uri_is_made_absolute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_mlflow_guard.mlflow_io.stores import absolute_sqlite_uri
+    from pytest_mlflow_guard.mlflow_io.uris import absolute_tracking_uri as absolute_sqlite_uri
 
     monkeypatch.chdir(tmp_path)
     assert absolute_sqlite_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -256,9 +256,9 @@ def test_mlflow_run_outcome_and_status(
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
     """pytest loads the plugin in every session of the environment: no MLflow, no HTTP stack,
     no rule catalogue until a guarded session needs them."""
-    heavy = ("mlflow", "urllib.request", "sqlite3", "pytest_mlflow_guard.engine")
+    heavy = ("mlflow", "urllib.request", "sqlite3", "pytest_mlflow_guard.gate.engine")
     code = (
-        "import sys, pytest_mlflow_guard.plugin\n"
+        "import sys, pytest_mlflow_guard.pytest_plugin.plugin\n"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
     )
     out = subprocess.run(

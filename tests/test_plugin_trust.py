@@ -214,7 +214,7 @@ def test_runs_in_stores_the_tests_chose_are_checked_there(guarded: GuardedProjec
 
 INTERRUPT_CONFTEST = """
 import os, signal, time
-import pytest_mlflow_guard.guard_session as guard_session
+import pytest_mlflow_guard.pytest_plugin.session as guard_session
 from pytest_mlflow_guard.mlflow_io import session_run
 
 WHERE = os.environ["INTERRUPT_AT"]

@@ -15,10 +15,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_mlflow_guard.baseline import apply_baseline, load_baseline, write_baseline
 from pytest_mlflow_guard.config import from_mapping
-from pytest_mlflow_guard.engine import Engine
-from pytest_mlflow_guard.findings import Report
+from pytest_mlflow_guard.gate.baseline import apply_baseline, load_baseline, write_baseline
+from pytest_mlflow_guard.gate.engine import Engine
+from pytest_mlflow_guard.gate.findings import Report
+from pytest_mlflow_guard.gate.reporters import FORMATS, render
+from pytest_mlflow_guard.gate.rules import ALL_RULES, rule_infos
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
     LoggedModelRecord,
@@ -26,8 +28,6 @@ from pytest_mlflow_guard.records import (
     RegisteredModelRecord,
     RunRecord,
 )
-from pytest_mlflow_guard.reporters import FORMATS, render
-from pytest_mlflow_guard.rules import ALL_RULES, rule_infos
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 TAG_KEYS = [

@@ -32,8 +32,8 @@ from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
 from pytest_mlflow_guard.config import GuardConfig, Scope  # noqa: E402
-from pytest_mlflow_guard.engine import Engine  # noqa: E402
 from pytest_mlflow_guard.errors import ConfigError, GuardError  # noqa: E402
+from pytest_mlflow_guard.gate.engine import Engine  # noqa: E402
 from pytest_mlflow_guard.mlflow_io.connect import bounded_http, probe  # noqa: E402
 from pytest_mlflow_guard.mlflow_io.links import (  # noqa: E402
     experiment_url,

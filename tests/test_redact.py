@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pytest_mlflow_guard.ci import ci_tags
 from pytest_mlflow_guard.redact import is_secret_name, redact_args, redact_mapping, redact_text
+from pytest_mlflow_guard.tracking.context.ci import ci_tags
 
 SECRET = "hunter2XYZ"
 
@@ -53,13 +53,13 @@ def test_what_is_not_a_secret_keeps_its_value() -> None:
 
 
 def test_source_command_and_session_args_use_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_mlflow_guard.context import source_command
-    from pytest_mlflow_guard.guard_session import _safe_args
+    from pytest_mlflow_guard.pytest_plugin.session_content import safe_args as _safe_args
+    from pytest_mlflow_guard.tracking.context.source import source_command
 
     argv = ["python", "train.py", "--pass", SECRET, "db.password=" + SECRET, "--password:x"]
     monkeypatch.setattr(sys, "orig_argv", argv)
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
-    monkeypatch.setattr("pytest_mlflow_guard.context._pytest_rootpath", None)
+    monkeypatch.setattr("pytest_mlflow_guard.tracking.context.runtime._pytest_rootpath", None)
     command = source_command()
     assert command is not None and SECRET not in command
     assert shlex.split(command)[2:] == ["--pass", "***", "db.password=***", "--password:***"]
@@ -137,7 +137,7 @@ def test_ci_build_urls_are_cleaned() -> None:
 def test_requirements_lines_are_cleaned(tmp_path: Path) -> None:
     from importlib import metadata
 
-    from pytest_mlflow_guard.environment import requirement_line
+    from pytest_mlflow_guard.tracking.environment import requirement_line
 
     dist_info = tmp_path / "demo-1.0.dist-info"
     dist_info.mkdir()
@@ -174,9 +174,9 @@ def test_every_write_path_of_the_guard_applies_the_policy(
     tags included), record a secret-looking name without its value."""
     from mlflow import MlflowClient
 
-    from pytest_mlflow_guard import session_env
-    from pytest_mlflow_guard.context_provider import GuardRunContextProvider
+    from pytest_mlflow_guard import vocabulary as session_env
     from pytest_mlflow_guard.mlflow_io import writer
+    from pytest_mlflow_guard.tracking.run_context import GuardRunContextProvider
 
     c = MlflowClient(tracking_uri=store)
     run = c.create_run(c.create_experiment("team/writes"))

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pytest_mlflow_guard.findings import CheckedObject, Finding, Report, RuleInfo
-from pytest_mlflow_guard.reporters import FORMATS, render
-from pytest_mlflow_guard.reporters import github as github_reporter
+from pytest_mlflow_guard.gate.findings import CheckedObject, Finding, Report, RuleInfo
+from pytest_mlflow_guard.gate.reporters import FORMATS, render
+from pytest_mlflow_guard.gate.reporters import github as github_reporter
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 NASTY = "tag 'owner' is \"empty\" <b> & 100% sure\nsecond line"

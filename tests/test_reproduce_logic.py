@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mlflow_guard.errors import GuardError
+from pytest_mlflow_guard.mlflow_io.uris import absolute_tracking_uri
 from pytest_mlflow_guard.reproduce.compare import (
     Tolerance,
     compare_metrics,
@@ -27,7 +28,6 @@ from pytest_mlflow_guard.reproduce.preflight import (
     requirements_diff,
 )
 from pytest_mlflow_guard.reproduce.report import ReplayInfo, Reproduction, as_dict, render_text
-from pytest_mlflow_guard.reproduce.workspace import absolute_tracking_uri
 
 SHA = "c" * 40
 
@@ -317,7 +317,7 @@ def test_importing_the_reproduce_modules_imports_neither_mlflow_nor_pytest() -> 
         "import pytest_mlflow_guard.mlflow_io.replay\n"
         "bad = [m for m in ('mlflow', 'pytest', '_pytest') if m in sys.modules]\n"
         "assert not bad, bad\n"
-        "import pytest_mlflow_guard.pytest_reproduce\n"
+        "import pytest_mlflow_guard.pytest_plugin.reproduce\n"
         "assert 'mlflow' not in sys.modules\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

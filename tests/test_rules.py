@@ -28,9 +28,16 @@ from pytest_mlflow_guard.config import (
     GuardConfig,
     from_mapping,
 )
-from pytest_mlflow_guard.engine import Engine
 from pytest_mlflow_guard.errors import ConfigError
-from pytest_mlflow_guard.findings import Finding
+from pytest_mlflow_guard.gate.engine import Engine
+from pytest_mlflow_guard.gate.findings import Finding
+from pytest_mlflow_guard.gate.rules import (
+    ALL_RULES,
+    doc_sections,
+    get_rule,
+    resolve_selector,
+    rule_infos,
+)
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
     LoggedModelRecord,
@@ -38,13 +45,6 @@ from pytest_mlflow_guard.records import (
     Record,
     RegisteredModelRecord,
     RunRecord,
-)
-from pytest_mlflow_guard.rules import (
-    ALL_RULES,
-    doc_sections,
-    get_rule,
-    resolve_selector,
-    rule_infos,
 )
 
 CASES_DIR = Path(__file__).parent / "rule_cases"

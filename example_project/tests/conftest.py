@@ -10,22 +10,29 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # tests never phone h
 
 
 @pytest.fixture
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The store these tests write to.
+def mlflow_guard_tracking_uri(
+    mlflow_guard_tracking_uri: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The store these tests (and the guard's ``tracker`` and ``mlflow_run``) write to.
 
     Under the guard (this project's pytest config switches it on, with an isolated throwaway
     store) that is the session's store, so the gate sees every run the tests make. When the guard
-    is off (``-p no:mlflow_guard``, or the repository's own test run) each test gets a private
-    sqlite file instead: the team's store never receives test runs either way.
+    is off (the repository's own test run leaves it off), the plugin's fixture gives None and
+    each test gets a private sqlite file instead: the team's store never receives test runs.
     """
+    if mlflow_guard_tracking_uri is not None:
+        yield mlflow_guard_tracking_uri
+        return
     import mlflow
 
-    if os.environ.get("MLFLOW_GUARD_SESSION_ID"):
-        yield mlflow.get_tracking_uri()
-        return
     mlflow.set_tracking_uri(None)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     yield uri
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def tracking_uri(mlflow_guard_tracking_uri: str) -> str:
+    return mlflow_guard_tracking_uri

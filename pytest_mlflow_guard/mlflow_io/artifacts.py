@@ -19,7 +19,7 @@ from typing import Any
 
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-from ..redact import redact_text
+from pytest_mlflow_guard.redact import redact_text
 
 __all__ = ["has_requirements", "local_path", "model_facts", "read_mlmodel"]
 

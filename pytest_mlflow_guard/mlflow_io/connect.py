@@ -17,8 +17,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import GuardError
-from ..redact import redact_text
+from pytest_mlflow_guard.errors import GuardError
+from pytest_mlflow_guard.mlflow_io.uris import sqlite_path
+from pytest_mlflow_guard.redact import redact_text
 
 __all__ = ["BOUNDED_HTTP", "bounded_http", "check_uri", "probe"]
 
@@ -45,19 +46,6 @@ def probe(tracking_uri: str, timeout_s: float = 10.0) -> None:
         local = urllib.request.url2pathname(parsed.path) if scheme == "file" else tracking_uri
         if not os.path.isdir(local):
             raise GuardError(f"no MLflow store at {tracking_uri}: {local} is not a directory")
-
-
-def sqlite_path(uri: str) -> str | None:
-    """The database file of a ``sqlite:`` URI (SQLAlchemy rules: ``sqlite:////abs``,
-    ``sqlite:///relative``), or None for an in-memory or ``file:`` URI database."""
-    rest = uri.split(":", 1)[1]
-    if not rest.startswith("//"):
-        return None
-    path = rest[2:].split("?", 1)[0]
-    path = path[1:] if path.startswith("/") else path
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return urllib.parse.unquote(path)
 
 
 def _probe_sqlite(tracking_uri: str, path: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from ..redact import redact_text
+from pytest_mlflow_guard.redact import redact_text
 
 __all__ = [
     "experiment_url",

@@ -28,9 +28,24 @@ import mlflow
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
-from ..config import Scope
-from ..errors import GuardError
-from ..records import (
+from pytest_mlflow_guard.config import Scope
+from pytest_mlflow_guard.errors import GuardError
+from pytest_mlflow_guard.mlflow_io.artifacts import (
+    has_requirements,
+    local_path,
+    model_facts,
+    read_mlmodel,
+)
+from pytest_mlflow_guard.mlflow_io.paging import (
+    ModelsByRun,
+    generated_run_name,
+    pages,
+    to_utc,
+    version_run_id,
+)
+from pytest_mlflow_guard.mlflow_io.scope import quote as _quote
+from pytest_mlflow_guard.mlflow_io.scope import run_filter
+from pytest_mlflow_guard.records import (
     ExperimentRecord,
     LoggedModelRecord,
     ModelVersionRecord,
@@ -38,11 +53,7 @@ from ..records import (
     RegisteredModelRecord,
     RunRecord,
 )
-from ..redact import redact_text
-from .artifacts import has_requirements, local_path, model_facts, read_mlmodel
-from .paging import ModelsByRun, generated_run_name, pages, to_utc, version_run_id
-from .scope import quote as _quote
-from .scope import run_filter
+from pytest_mlflow_guard.redact import redact_text
 
 __all__ = ["StoreReader"]
 

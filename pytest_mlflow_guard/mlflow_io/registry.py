@@ -12,8 +12,8 @@ import warnings
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GuardError
-from ..records import STAGE_SINCE_TAG
+from pytest_mlflow_guard.errors import GuardError
+from pytest_mlflow_guard.vocabulary import TAG_STAGE_SINCE
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -68,9 +68,9 @@ def transition(
             name, version, target, archive_existing_versions=bool(displaced)
         )
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    c.set_model_version_tag(name, version, STAGE_SINCE_TAG, now)
+    c.set_model_version_tag(name, version, TAG_STAGE_SINCE, now)
     for old in displaced:
-        c.set_model_version_tag(name, old, STAGE_SINCE_TAG, now)
+        c.set_model_version_tag(name, old, TAG_STAGE_SINCE, now)
     aliases = c.get_registered_model(name).aliases or {}
     if previous in ALIASED_STAGES and previous != target:
         alias = previous.lower()

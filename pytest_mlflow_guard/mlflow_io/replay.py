@@ -13,9 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..redact import redact_mapping
-from ..reproduce.names import TAG_REPRODUCTION_OF
-from ..reproduce.preflight import RunFacts
+from pytest_mlflow_guard.mlflow_io.clients import client
+from pytest_mlflow_guard.records import RunFacts
+from pytest_mlflow_guard.redact import redact_mapping
+from pytest_mlflow_guard.vocabulary import (
+    MLFLOW_PARENT_RUN_ID,
+    TAG_GIT_COMMIT,
+    TAG_MODEL_TYPE,
+    TAG_PYTHON_VERSION,
+    TAG_REPRODUCTION_OF,
+    TAG_SOURCE_COMMAND,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -26,27 +34,13 @@ _MAX_CANDIDATES = 500
 _EXPERIMENTS_PER_SEARCH = 100
 
 
-def client(tracking_uri: str | None) -> MlflowClient:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri)
-
-
-def resolved_tracking_uri(tracking_uri: str | None) -> str:
-    if tracking_uri:
-        return tracking_uri
-    import mlflow
-
-    return str(mlflow.get_tracking_uri())
-
-
 def _facts(c: MlflowClient, run: Any, with_environment: bool) -> RunFacts:
     experiment = c.get_experiment(run.info.experiment_id)
     requirements = python_version = None
     tags = dict(run.data.tags)
     if with_environment:
         requirements = _artifact_text(c, run.info.run_id, "environment/requirements.txt")
-        python_version = tags.get("python.version")
+        python_version = tags.get(TAG_PYTHON_VERSION)
         if not python_version:
             info = _artifact_text(c, run.info.run_id, "environment/python.json")
             try:
@@ -114,18 +108,18 @@ def find_replayed_run(tracking_uri: str, original: RunFacts, since_ms: int) -> R
         if run.info.run_id == original.run_id:
             continue
         if tags.get(TAG_REPRODUCTION_OF) == original.run_id or (
-            tags.get("git.commit") == original.commit
-            and tags.get("source.command") == original.command
+            tags.get(TAG_GIT_COMMIT) == original.commit
+            and tags.get(TAG_SOURCE_COMMAND) == original.command
             and TAG_REPRODUCTION_OF not in tags
         ):
             candidates.append(run)
     if not candidates:
         return None
-    has_parent = "mlflow.parentRunId" in original.tags
+    has_parent = MLFLOW_PARENT_RUN_ID in original.tags
     ids = {run.info.run_id for run in candidates}
 
     def rank(run: Any) -> tuple[int, int, int]:
-        parent = run.data.tags.get("mlflow.parentRunId")
+        parent = run.data.tags.get(MLFLOW_PARENT_RUN_ID)
         top_level = parent is None or parent not in ids
         same_shape = (parent is not None) == has_parent or top_level
         same_params = set(run.data.params) == set(original.params)
@@ -189,7 +183,7 @@ def end_repeat_run(run_id: str, status: str) -> None:
     """End the repetition's run, and every run the body left open above it."""
     import mlflow
 
-    from .writer import end_run
+    from pytest_mlflow_guard.mlflow_io.writer import end_run
 
     while (active := mlflow.active_run()) is not None:
         end_run(status)
@@ -203,10 +197,10 @@ def finish_repeat_tags(run_id: str, defaults: Mapping[str, str]) -> None:
     c = client(None)
     tags = c.get_run(run_id).data.tags
     missing = {k: v for k, v in defaults.items() if not tags.get(k)}
-    if "model.type" in missing:
+    if TAG_MODEL_TYPE in missing:
         flavour = _logged_model_flavour(c, run_id)
         if flavour:
-            missing["model.type"] = flavour
+            missing[TAG_MODEL_TYPE] = flavour
     for key, value in missing.items():
         c.set_tag(run_id, key, value)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from ..config import RUN_STATUSES, Scope
-from ..errors import ConfigError
+from pytest_mlflow_guard.config import Scope
+from pytest_mlflow_guard.errors import ConfigError
+from pytest_mlflow_guard.vocabulary import RUN_STATUSES
 
 __all__ = ["quote", "run_filter", "since_datetime"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..records import ExperimentRecord, RegisteredModelRecord, RunRecord
-from .paging import pages, runs_anywhere, version_run_id
-from .reader import StoreReader
-from .scope import quote
+from pytest_mlflow_guard.mlflow_io.paging import pages, runs_anywhere, version_run_id
+from pytest_mlflow_guard.mlflow_io.reader import StoreReader
+from pytest_mlflow_guard.mlflow_io.scope import quote
+from pytest_mlflow_guard.records import ExperimentRecord, RegisteredModelRecord, RunRecord
 
 __all__ = ["SessionReader"]
 

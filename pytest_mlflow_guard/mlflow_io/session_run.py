@@ -10,12 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..redact import redact_mapping
-from ..session_env import TAG_SESSION, TAG_TEST_NODEID
-from .paging import runs_anywhere
-from .scope import quote
-from .writer import client as make_client
-from .writer import experiment_id_for, log_metrics, log_text_files, set_tags, terminate
+from pytest_mlflow_guard.mlflow_io.clients import client as make_client
+from pytest_mlflow_guard.mlflow_io.paging import runs_anywhere
+from pytest_mlflow_guard.mlflow_io.scope import quote
+from pytest_mlflow_guard.mlflow_io.writer import (
+    experiment_id_for,
+    log_metrics,
+    log_text_files,
+    set_tags,
+    terminate,
+)
+from pytest_mlflow_guard.redact import redact_mapping
+from pytest_mlflow_guard.vocabulary import TAG_SESSION, TAG_TEST_NODEID
 
 __all__ = ["SessionRuns", "SessionStore"]
 

@@ -21,9 +21,9 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from .connect import sqlite_path
+from pytest_mlflow_guard.mlflow_io.uris import sqlite_path
 
-__all__ = ["IsolatedStore", "absolute_sqlite_uri", "ensure_sqlite_store", "template_db"]
+__all__ = ["IsolatedStore", "ensure_sqlite_store", "template_db"]
 
 # MLflow reads this when it builds a sqlite store without an artifact root of its own (it is
 # how `mlflow server` passes its root down); the throwaway store keeps its artifacts beside it
@@ -98,21 +98,6 @@ def _copy_into_place(template: Path, target: Path) -> bool:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def absolute_sqlite_uri(tracking_uri: str) -> str:
-    """``sqlite:///mlflow.db`` (relative to the working directory) as an absolute URI.
-
-    The session exports its URI to workers and subprocesses, and tests may change directory: a
-    relative database path would quietly mean a different database in each of them.
-    """
-    if not tracking_uri.lower().startswith("sqlite:"):
-        return tracking_uri
-    raw = sqlite_path(tracking_uri)
-    if raw is None or os.path.isabs(raw):
-        return tracking_uri
-    query = tracking_uri.partition("?")[2]
-    return f"sqlite:///{os.path.abspath(raw)}" + (f"?{query}" if query else "")
 
 
 def ensure_sqlite_store(tracking_uri: str) -> bool:

@@ -13,14 +13,21 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..context import TAG_MODEL_TYPE
-from ..redact import redact_mapping
-from .writer import client as make_client
-from .writer import end_run, terminate
+from pytest_mlflow_guard.mlflow_io.clients import client as make_client
+from pytest_mlflow_guard.mlflow_io.writer import end_run, terminate
+from pytest_mlflow_guard.redact import redact_mapping
+from pytest_mlflow_guard.vocabulary import (
+    ENV_MLFLOW_EXPERIMENT_ID,
+    ENV_MLFLOW_EXPERIMENT_NAME,
+    ENV_MLFLOW_TRACKING_URI,
+    MLFLOW_PARENT_RUN_ID,
+    MODEL_TYPE_NONE,
+    TAG_MODEL_TYPE,
+    TAG_TEST_OUTCOME,
+)
 
 __all__ = ["FixtureRun", "preserved_mlflow_state"]
 
-NO_MODEL = "none"  # model.type of a run that logged no model (the tag is required on every run)
 _FLAVOR_SKIP = ("python_function",)
 
 
@@ -31,10 +38,10 @@ def preserved_mlflow_state() -> Iterator[None]:
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
     uri = getattr(tracking_utils, "_tracking_uri", None)
-    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    env_uri = os.environ.get(ENV_MLFLOW_TRACKING_URI)
     experiment = getattr(fluent, "_active_experiment_id", None)
     env_experiment = {
-        k: os.environ.get(k) for k in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+        k: os.environ.get(k) for k in (ENV_MLFLOW_EXPERIMENT_ID, ENV_MLFLOW_EXPERIMENT_NAME)
     }
     depth = len(fluent._active_run_stack.get())  # type: ignore[no-untyped-call]
     try:
@@ -44,7 +51,7 @@ def preserved_mlflow_state() -> Iterator[None]:
         while len(stack) > depth:  # runs left open above where the fixture began: end them
             end_run("KILLED")
         tracking_utils._tracking_uri = uri
-        _restore_env("MLFLOW_TRACKING_URI", env_uri)
+        _restore_env(ENV_MLFLOW_TRACKING_URI, env_uri)
         fluent._active_experiment_id = experiment
         for key, value in env_experiment.items():
             _restore_env(key, value)
@@ -77,7 +84,7 @@ class FixtureRun:
     def start(self) -> Any:
         import mlflow
 
-        from .writer import experiment_id_for
+        from pytest_mlflow_guard.mlflow_io.writer import experiment_id_for
 
         if self.tracking_uri and self.tracking_uri != mlflow.get_tracking_uri():
             mlflow.set_tracking_uri(self.tracking_uri)  # put back by preserved_mlflow_state
@@ -86,7 +93,7 @@ class FixtureRun:
         nested = mlflow.active_run() is not None
         tags = dict(self.tags)
         if nested:
-            tags.pop("mlflow.parentRunId", None)
+            tags.pop(MLFLOW_PARENT_RUN_ID, None)
         active = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=self.run_name,
@@ -109,16 +116,16 @@ class FixtureRun:
         flavors = _logged_flavors(client, self.experiment_id, self.run_id)
         if flavors:
             run = client.get_run(self.run_id)
-            if run.data.tags.get(TAG_MODEL_TYPE, NO_MODEL) == NO_MODEL:
+            if run.data.tags.get(TAG_MODEL_TYPE, MODEL_TYPE_NONE) == MODEL_TYPE_NONE:
                 extra[TAG_MODEL_TYPE] = flavors[0]
             if environment is not None and not _has_environment(client, self.run_id):
                 files, env_tags = environment()
-                from .writer import log_text_files
+                from pytest_mlflow_guard.mlflow_io.writer import log_text_files
 
                 log_text_files(client, self.run_id, files, "environment")
                 extra.update(env_tags)
         if extra:
-            from .writer import set_tags
+            from pytest_mlflow_guard.mlflow_io.writer import set_tags
 
             set_tags(client, self.run_id, extra)
         active = mlflow.active_run()
@@ -132,10 +139,10 @@ class FixtureRun:
         finding): say so on the run, as for an error in a later fixture."""
         if self.run_id is None:
             return
-        from .writer import set_tags
+        from pytest_mlflow_guard.mlflow_io.writer import set_tags
 
         client = make_client(self.tracking_uri)
-        set_tags(client, self.run_id, {"test.outcome": "error"})
+        set_tags(client, self.run_id, {TAG_TEST_OUTCOME: "error"})
         terminate(client, self.run_id, "FAILED")
 
 
@@ -143,7 +150,7 @@ def _logged_flavors(client: Any, experiment_id: str, run_id: str) -> list[str]:
     """Flavors of the models the run logged (this MLflow 3 client always makes LoggedModels)."""
     from mlflow.exceptions import MlflowException
 
-    from .artifacts import model_facts, read_mlmodel
+    from pytest_mlflow_guard.mlflow_io.artifacts import model_facts, read_mlmodel
 
     flavors: list[str] = []
     try:

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from .. import interrupts
-from ..redact import redact_mapping
-from .scope import quote
+from pytest_mlflow_guard import interrupts
+from pytest_mlflow_guard.mlflow_io.scope import quote
+from pytest_mlflow_guard.redact import redact_mapping
+from pytest_mlflow_guard.vocabulary import TAG_DISCARDED
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -33,23 +34,7 @@ if TYPE_CHECKING:
 MAX_PARAMS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 _TRUSTED_SKOPS_ROOTS = ("sklearn", "numpy", "scipy")
-DISCARDED_TAG = "mlflow_guard.discarded"  # a refused run that a store could only soft-delete
 _SUPPRESS_LINKS = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"  # read by MLflow at every set_terminated
-
-
-def client(tracking_uri: str | None, registry_uri: str | None = None) -> MlflowClient:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-
-
-def resolved_tracking_uri(tracking_uri: str | None) -> str:
-    """The URI MLflow will use: explicit, else ``MLFLOW_TRACKING_URI``, else MLflow's default."""
-    if tracking_uri:
-        return tracking_uri
-    import mlflow
-
-    return str(mlflow.get_tracking_uri())
 
 
 @dataclass(frozen=True)
@@ -94,7 +79,7 @@ def use_experiment(c: MlflowClient, name: str) -> ExperimentUse:
     # Restoring also revives the runs deleted with it: refused runs stay deleted.
     restored_ms = int(time.time() * 1000)
     c.restore_experiment(experiment_id)
-    for run in c.search_runs([experiment_id], filter_string=f"tags.`{DISCARDED_TAG}` = 'true'"):
+    for run in c.search_runs([experiment_id], filter_string=f"tags.`{TAG_DISCARDED}` = 'true'"):
         c.delete_run(run.info.run_id)
     return ExperimentUse(experiment_id, restored=True, restored_ms=restored_ms)
 
@@ -241,7 +226,7 @@ def discard_run(
             c.delete_logged_model(model.model_id)
     # Over REST the run can only be soft-deleted; the tag keeps it deleted if its experiment is
     # ever restored (restoring an experiment restores its runs).
-    c.set_tag(run_id, DISCARDED_TAG, "true")
+    c.set_tag(run_id, TAG_DISCARDED, "true")
     c.delete_run(run_id)  # the hard delete (what `mlflow gc` uses) only takes soft-deleted runs
     if hasattr(store, "_hard_delete_run"):
         store._hard_delete_run(run_id)

@@ -14,6 +14,6 @@ Importing this package imports neither pytest nor MLflow.
 
 from __future__ import annotations
 
-from .names import ENV_REPRODUCTION_OF, TAG_REPRODUCTION_OF
+from pytest_mlflow_guard.vocabulary import ENV_REPRODUCTION_OF, TAG_REPRODUCTION_OF
 
 __all__ = ["ENV_REPRODUCTION_OF", "TAG_REPRODUCTION_OF"]

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from ..errors import GuardError
-from .names import DEFAULT_ATOL, DEFAULT_RTOL
+from pytest_mlflow_guard.errors import GuardError
+from pytest_mlflow_guard.reproduce.names import DEFAULT_ATOL, DEFAULT_RTOL
 
 Status = Literal["ok", "differs", "missing", "extra"]
 V = TypeVar("V")

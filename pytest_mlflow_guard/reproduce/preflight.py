@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from pytest_mlflow_guard.records import RunFacts
+from pytest_mlflow_guard.vocabulary import (
+    TAG_GIT_COMMIT,
+    TAG_GIT_DIRTY,
+)
 
 CheckStatus = Literal["pass", "warn", "fail"]
 
@@ -22,35 +28,6 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
 # interpreter options that take a value as the next argument
 _PYTHON_OPTS_WITH_VALUE = {"-W", "-X", "-Q"}
 MAX_LISTED = 20
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What a run recorded, as plain data."""
-
-    run_id: str
-    run_name: str
-    experiment_id: str
-    experiment_name: str
-    status: str
-    start_time_ms: int
-    tags: Mapping[str, str]
-    params: Mapping[str, str]
-    metrics: Mapping[str, float]
-    requirements: str | None = None  # environment/requirements.txt
-    python_version: str | None = None
-
-    @property
-    def commit(self) -> str | None:
-        return self.tags.get("git.commit") or None
-
-    @property
-    def command(self) -> str | None:
-        return self.tags.get("source.command") or None
-
-    @property
-    def workdir(self) -> str:
-        return self.tags.get("source.workdir") or "."
 
 
 @dataclass(frozen=True)
@@ -180,7 +157,9 @@ def _listed(items: Sequence[str]) -> tuple[str, ...]:
 
 def _check_commit(run: RunFacts, local: LocalFacts) -> Check:
     if not run.commit:
-        return Check("commit", "fail", "no git.commit recorded: nothing to check out (MLG201)")
+        return Check(
+            "commit", "fail", f"no {TAG_GIT_COMMIT} recorded: nothing to check out (MLG201)"
+        )
     if local.repo_root is None:
         return Check("commit", "fail", f"{run.commit[:12]} recorded, but this is no git repository")
     if not local.commit_present:
@@ -209,7 +188,7 @@ def _check_tree(run: RunFacts, local: LocalFacts) -> Check:
 
 
 def _check_dirty(run: RunFacts) -> Check:
-    dirty = run.tags.get("git.dirty")
+    dirty = run.tags.get(TAG_GIT_DIRTY)
     if dirty == "true":
         return Check(
             "dirty run",

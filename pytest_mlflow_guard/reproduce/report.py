@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..display import clean
-from ..redact import redact_text
-from .compare import MetricRow, ParamRow, Tolerance
-from .names import EXIT_CANNOT_REPLAY, EXIT_NOT_REPRODUCED, EXIT_REPRODUCED
-from .preflight import Check
+from pytest_mlflow_guard.display import clean
+from pytest_mlflow_guard.redact import redact_text
+from pytest_mlflow_guard.reproduce.compare import MetricRow, ParamRow, Tolerance
+from pytest_mlflow_guard.reproduce.names import (
+    EXIT_CANNOT_REPLAY,
+    EXIT_NOT_REPRODUCED,
+    EXIT_REPRODUCED,
+)
+from pytest_mlflow_guard.reproduce.preflight import Check
 
 Verdict = Literal["reproduced", "not_reproduced", "cannot_replay", "replayable"]
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from .. import environment
-from ..redact import redact_text
-from . import preflight, workspace
-from .compare import (
+from pytest_mlflow_guard.records import RunFacts
+from pytest_mlflow_guard.redact import redact_text
+from pytest_mlflow_guard.reproduce import preflight, workspace
+from pytest_mlflow_guard.reproduce.compare import (
     Tolerance,
     compare_metrics,
     compare_params,
@@ -29,8 +29,9 @@ from .compare import (
     first_divergence,
     selected,
 )
-from .names import TAG_REPRODUCTION_OF
-from .report import ReplayInfo, Reproduction
+from pytest_mlflow_guard.reproduce.report import ReplayInfo, Reproduction
+from pytest_mlflow_guard.tracking import environment
+from pytest_mlflow_guard.vocabulary import TAG_REPRODUCTION_OF
 
 ENV_MODES = ("current", "recorded")
 #: metrics no replay can reproduce: MLflow's system metrics (CPU, memory) are measurements
@@ -75,14 +76,14 @@ def reproduce_run(options: ReproduceOptions) -> Reproduction:
     """Pre-flight, then (unless ``check_only``) replay and compare. Raises ``GuardError`` only
     for problems with the store itself (unreachable, not an MLflow store); every reason a run
     cannot be replayed is a ``cannot_replay`` verdict with that reason."""
-    from ..mlflow_io import connect
-    from ..mlflow_io import replay as io
+    from pytest_mlflow_guard.mlflow_io import connect
+    from pytest_mlflow_guard.mlflow_io import replay as io
+    from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
+    from pytest_mlflow_guard.mlflow_io.uris import absolute_tracking_uri
 
     if options.env not in ENV_MODES:
         raise ValueError(f"env must be one of {ENV_MODES}, not {options.env!r}")
-    uri = workspace.absolute_tracking_uri(
-        io.resolved_tracking_uri(options.tracking_uri), Path.cwd()
-    )
+    uri = absolute_tracking_uri(resolved_tracking_uri(options.tracking_uri))
     connect.probe(uri)  # never create an empty store just to find no run in it
     safe_uri = redact_text(uri)
     original = io.fetch_run(uri, options.run_id)
@@ -170,12 +171,12 @@ def reproduce_run(options: ReproduceOptions) -> Reproduction:
 def _judge(
     base: Reproduction,
     options: ReproduceOptions,
-    original: preflight.RunFacts,
-    replayed: preflight.RunFacts,
+    original: RunFacts,
+    replayed: RunFacts,
     info: ReplayInfo,
     uri: str,
 ) -> Reproduction:
-    from ..mlflow_io import replay as io
+    from pytest_mlflow_guard.mlflow_io import replay as io
 
     names = _keep([*original.metrics, *replayed.metrics], options.metrics, options.ignore_metrics)
     metrics = compare_metrics(

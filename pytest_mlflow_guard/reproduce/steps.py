@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import shlex
 
-from ..display import clean
-from .preflight import RunFacts
+from pytest_mlflow_guard.display import clean
+from pytest_mlflow_guard.records import RunFacts
+from pytest_mlflow_guard.vocabulary import TAG_GIT_COMMIT, TAG_GIT_DIRTY, TAG_GIT_REMOTE
 
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 
@@ -22,16 +23,16 @@ def shell_steps(run: RunFacts, tracking_uri: str) -> str:
     already be free of credentials."""
     tags = run.tags
     lines = [f"# Replay run {run.run_id} ({run.run_name}) with the code and environment it used"]
-    remote = tags.get("git.remote")
+    remote = tags.get(TAG_GIT_REMOTE)
     if remote:
         lines.append(f"git clone {shlex.quote(remote)} replay && cd replay")
     if run.commit and _SHA.fullmatch(run.commit):
         lines.append(f"git checkout {run.commit}")
     else:
         lines.append(
-            f"# no usable git.commit recorded ({run.commit!r}): check out the code by hand"
+            f"# no usable {TAG_GIT_COMMIT} recorded ({run.commit!r}): check out the code by hand"
         )
-    if tags.get("git.dirty") == "true":
+    if tags.get(TAG_GIT_DIRTY) == "true":
         lines.append("# warning: the run was made from a tree with uncommitted changes (MLG204);")
         lines.append("# this commit may not hold exactly the code that ran")
     lines.append("python -m venv .venv-replay && . .venv-replay/bin/activate")

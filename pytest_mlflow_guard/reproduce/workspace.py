@@ -23,14 +23,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import GuardError
-from ..redact import redact_text
-from .preflight import LocalFacts, parse_command
+from pytest_mlflow_guard.errors import GuardError
+from pytest_mlflow_guard.redact import redact_text
+from pytest_mlflow_guard.reproduce.preflight import LocalFacts, parse_command
+from pytest_mlflow_guard.vocabulary import (
+    ENV_MLFLOW_EXPERIMENT_ID,
+    ENV_MLFLOW_EXPERIMENT_NAME,
+    ENV_MLFLOW_RUN_ID,
+    ENV_MLFLOW_TRACKING_URI,
+    ENV_REPRODUCTION_OF,
+)
 
 _GIT_TIMEOUT_S = 60
 # Variables a replayed command must not inherit: they would make MLflow resume another run,
 # or make the child believe it is the test that started the replay.
-_DROPPED_ENV = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS")
+_DROPPED_ENV = (
+    ENV_MLFLOW_RUN_ID,
+    ENV_MLFLOW_EXPERIMENT_NAME,
+    "PYTEST_CURRENT_TEST",
+    "PYTEST_ADDOPTS",
+)
 
 
 class ReplayError(GuardError):
@@ -266,11 +278,9 @@ def child_env(
     experiment, marked with the run it reproduces. ``PYTHONPATH`` entries inside the user's
     checkout (``root``) are left out: ``python_paths`` holds their worktree counterparts.
     Nothing from the environment is ever printed."""
-    from .names import ENV_REPRODUCTION_OF
-
     env = {k: v for k, v in base.items() if k not in _DROPPED_ENV}
-    env["MLFLOW_TRACKING_URI"] = tracking_uri
-    env["MLFLOW_EXPERIMENT_ID"] = experiment_id
+    env[ENV_MLFLOW_TRACKING_URI] = tracking_uri
+    env[ENV_MLFLOW_EXPERIMENT_ID] = experiment_id
     env[ENV_REPRODUCTION_OF] = reproduction_of
     paths = list(python_paths)
     for entry in base.get("PYTHONPATH", "").split(os.pathsep):
@@ -356,18 +366,3 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-def absolute_tracking_uri(uri: str, cwd: Path) -> str:
-    """``uri`` as the child, which runs elsewhere, must see it: relative sqlite and file paths
-    are made absolute (``sqlite:///mlflow.db`` is relative to where it was given)."""
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        rest = uri[len("sqlite:///") :]
-        if rest and not rest.startswith((":memory:", "file:")):
-            path, sep, query = rest.partition("?")
-            return f"sqlite:///{(cwd / path).resolve()}{sep}{query}"
-    if "://" not in uri and uri:
-        return str((cwd / uri).resolve())
-    if uri.startswith("file:") and not uri.startswith("file:/"):
-        return (cwd / uri[len("file:") :]).resolve().as_uri()
-    return uri

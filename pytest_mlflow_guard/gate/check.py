@@ -1,0 +1,176 @@
+"""One audit of a tracking store, from options to a ``Report``: shared by the CLI and the plugin.
+
+MLflow is only imported (through ``mlflow_io.reader``) when a check actually runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TextIO
+
+from pytest_mlflow_guard.config import GuardConfig, Scope, load_config
+from pytest_mlflow_guard.gate.baseline import apply_baseline, load_baseline, write_baseline
+from pytest_mlflow_guard.gate.engine import Engine
+from pytest_mlflow_guard.gate.findings import Report
+from pytest_mlflow_guard.gate.rules import Checkable, rule_infos
+from pytest_mlflow_guard.mlflow_io import links
+from pytest_mlflow_guard.records import (
+    ExperimentRecord,
+    LoggedModelRecord,
+    ModelVersionRecord,
+    Record,
+    RegisteredModelRecord,
+    RunRecord,
+)
+from pytest_mlflow_guard.redact import redact_text
+
+
+@dataclass
+class CheckOptions:
+    tracking_uri: str | None = None
+    config_path: str | None = None
+    #: the file's config when the caller has read it already (the plugin checks after each
+    #: test that made runs: it should not parse pyproject.toml every time)
+    config: GuardConfig | None = None
+    experiments: Sequence[str] = ()
+    since: str | None = None
+    statuses: Sequence[str] = ()
+    select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    baseline: str | None = None
+    collect_objects: bool = False
+    #: only runs carrying all these tags (and what they registered): a pytest session's scope
+    run_tags: Mapping[str, str] = field(default_factory=dict)
+    workers: int = 8
+    progress: TextIO | None = None  # where to draw a progress line (a TTY), or None
+    #: the server that resolves ``mlflow-artifacts:`` URIs (default: the config's)
+    artifacts_server: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def effective_config(options: CheckOptions) -> GuardConfig:
+    """The file's config with command-line selections and scope applied on top (CLI wins)."""
+    config = options.config or load_config(options.config_path)
+    scope = config.scope
+    if options.run_tags:  # a session's own runs: the file's scope (say "mushroom/*") is not asked
+        scope = Scope()
+    scope = Scope(
+        experiments=tuple(options.experiments) or scope.experiments,
+        since=options.since or scope.since,
+        statuses=tuple(s.upper() for s in options.statuses) or scope.statuses,
+    )
+    changes: dict[str, object] = {"scope": scope}
+    if options.select:
+        changes["select"] = tuple(options.select)
+    if options.ignore:
+        changes["ignore"] = (*config.ignore, *options.ignore)
+    return replace(config, **changes)  # type: ignore[arg-type]
+
+
+def url_builder(base: str | None) -> Callable[[Checkable], str | None] | None:
+    if base is None:
+        return None
+
+    def url_for(obj: Checkable) -> str | None:
+        if isinstance(obj, RunRecord):
+            return links.run_url(base, obj.experiment_id, obj.run_id)
+        if isinstance(obj, ExperimentRecord):
+            return links.experiment_url(base, obj.experiment_id)
+        if isinstance(obj, LoggedModelRecord):
+            return links.logged_model_url(base, obj.experiment_id, obj.model_id, obj.run_id)
+        if isinstance(obj, ModelVersionRecord):
+            return links.model_version_url(base, obj.name, obj.version)
+        if isinstance(obj, RegisteredModelRecord):
+            return links.registered_model_url(base, obj.name)
+        return None
+
+    return url_for
+
+
+class _Progress:
+    """A single self-overwriting stderr line; drawn at most every 250 records."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def tick(self, engine: Engine) -> None:
+        self.count += 1
+        if self.stream is not None and self.count % 250 == 0:
+            c = engine.checked
+            self.stream.write(
+                f"\rmlflow-guard: {c['experiments']} experiments, {c['runs']} runs, "
+                f"{c['model_versions']} model versions checked"
+            )
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream is not None and self.count >= 250:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Report:
+    """Read the store, apply the rules and the baseline; raise ``GuardError`` on bad input."""
+    from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
+    from pytest_mlflow_guard.mlflow_io.connect import bounded_http, probe
+    from pytest_mlflow_guard.mlflow_io.reader import StoreReader
+
+    config = effective_config(options)
+    uri = resolved_tracking_uri(options.tracking_uri)
+    baseline = load_baseline(options.baseline) if options.baseline else None
+    engine = Engine(
+        config,
+        url_for=url_builder(links.ui_url_for(uri, config.ui_url)),
+        collect_objects=options.collect_objects,
+    )
+    probe(uri)
+    progress = _Progress(options.progress)
+    findings = []
+    artifacts = options.artifacts_server or config.artifacts_server
+    with bounded_http():
+        if options.run_tags:
+            from pytest_mlflow_guard.mlflow_io.session_reader import SessionReader
+
+            reader: StoreReader = SessionReader(
+                uri,
+                options.run_tags,
+                scope=config.scope,
+                max_workers=options.workers,
+                artifacts_server=artifacts,
+            )
+        else:
+            reader = StoreReader(
+                uri, config.scope, max_workers=options.workers, artifacts_server=artifacts
+            )
+        for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
+            findings.append(finding)
+    progress.done()
+    report = Report(
+        tracking_uri=redact_text(uri),
+        checked=dict(engine.checked),
+        findings=findings,
+        objects=engine.objects,
+        rules=rule_infos(),
+        notes=list(options.notes),
+    )
+    if write_baseline_to:
+        count = write_baseline(write_baseline_to, findings)
+        report.notes.append(f"wrote {count} findings to baseline {write_baseline_to}")
+    if baseline is not None:
+        report.findings, report.baseline_suppressed, report.baseline_fixed = apply_baseline(
+            findings, baseline
+        )
+    return report
+
+
+def _ticking(records: Iterable[Record], progress: _Progress, engine: Engine) -> Iterator[Record]:
+    for record in records:
+        yield record
+        progress.tick(engine)
+
+
+def stderr_if_tty() -> TextIO | None:
+    return sys.stderr if sys.stderr.isatty() else None
