@@ -606,3 +606,27 @@ def test_reads_a_remote_server(server: str, tmp_path: Path) -> None:
     assert mv.aliases == ("champion",)
     assert mv.source_run is not None and mv.source_run.has_requirements is True
     assert ui_url_for(server, None) == server
+
+
+def test_only_a_404_status_says_an_endpoint_is_missing() -> None:
+    """A store that stopped answering fails the check; only a missing endpoint (an MLflow 2
+    server) is read as "nothing to list". The request URL in MLflow's message once decided it:
+    a timeout against port 40497 (random, as in the fault tests) read as a 404, and the check
+    waited a second time on the dead server."""
+    from mlflow.protos.databricks_pb2 import ENDPOINT_NOT_FOUND, INTERNAL_ERROR
+
+    from pytest_mlflow_guard.mlflow_io.reader import _unsupported
+
+    timed_out = MlflowException(
+        "API request to http://127.0.0.1:40497/api/2.0/mlflow/model-versions/search failed with "
+        "exception HTTPConnectionPool(host='127.0.0.1', port=40497): Read timed out.",
+        error_code=INTERNAL_ERROR,
+    )
+    assert not _unsupported(timed_out)
+    old_server = MlflowException(
+        "API request to endpoint /api/2.0/mlflow/logged-models/search failed with error code "
+        "404 != 200. Response body: '<html>Not Found</html>'",
+        error_code=INTERNAL_ERROR,  # however it was raised, the status says it
+    )
+    assert _unsupported(old_server)
+    assert _unsupported(MlflowException("no such endpoint", error_code=ENDPOINT_NOT_FOUND))

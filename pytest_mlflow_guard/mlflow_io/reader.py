@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -59,12 +60,19 @@ __all__ = ["StoreReader"]
 
 
 def _unsupported(exc: MlflowException) -> bool:
-    """The store has no such endpoint (an MLflow 2 server): not a failure to read."""
+    """The store has no such endpoint (an MLflow 2 server): not a failure to read.
+
+    Decided by the error code, or by the HTTP status MLflow reports ("failed with error code
+    404"), never by a bare "404" in the message: the message names the request URL, whose port
+    may contain those digits (a server that timed out on port 40497 is no MLflow 2 server)."""
     code = str(getattr(exc, "error_code", ""))
-    return code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED") or "404" in str(exc.message)[:200]
+    return code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED") or bool(
+        _HTTP_404.search(str(exc.message))
+    )
 
 
 _log = logging.getLogger(__name__)
+_HTTP_404 = re.compile(r"\berror code 404\b")
 T = TypeVar("T")
 R = TypeVar("R")
 
