@@ -13,6 +13,19 @@ import pytest
 # before pytest sets PYTEST_CURRENT_TEST. Subprocesses (mlflow server, pytester) inherit this.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# Logging a model makes MLflow infer its pip requirements in a subprocess that loads the model
+# again: about 4 s per logged model, the largest single cost of this suite. What MLflow infers is
+# its concern, not the guard's (the guard records its own environment/): a zero timeout makes
+# MLflow fall back to the flavour's default requirements at once. The example project's own
+# guarded run (test_example_guarded.py) keeps MLflow's defaults.
+os.environ.setdefault("MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT", "0")
+# `mlflow server` starts three job-runner processes by default; no test submits a job
+os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+# The suite starts a few hundred Python processes (pytester sessions, their xdist workers, the
+# servers). Where the environment forbids bytecode caches, each of them would compile this
+# package (and pytest rewrite its asserts) from source again: about 1.5 s per process. The
+# caches go to __pycache__ folders, which git ignores.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 pytest_plugins = ["pytester"]
 
@@ -27,6 +40,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pytester" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.subprocess)
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytest's own fixture, for projects that never use hypothesis: its plugin imports all of
+    hypothesis at the end of every session (about 0.5 s per pytest process started)."""
+    pytester.plugins.append("no:hypothesispytest")
+    return pytester
 
 
 @pytest.fixture
@@ -46,16 +67,14 @@ def git_repo(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Creating MLflow's schema takes a second or two per database; copy an initialised one instead.
-    from mlflow import MlflowClient
-
-    from pytest_mlflow_guard.mlflow_io.stores import _drop_experiments
-
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    # Creating MLflow's schema takes a second or two per database; copy an initialised one
+    # instead: the plugin's own template (migrated once per MLflow version on this machine),
     # without "Default": each copy creates its own, under its own artifact root (a shared one
     # would send every test's Default artifacts into the template's folder)
-    _drop_experiments(path)
+    from pytest_mlflow_guard.mlflow_io.stores import template_db
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    shutil.copy(template_db(), path)
     return path
 
 

@@ -57,6 +57,9 @@ class StoreBuilder:
     def __init__(self, uri: str, repo: Path) -> None:
         from mlflow import MlflowClient
 
+        from pytest_mlflow_guard.mlflow_io.stores import ensure_sqlite_store
+
+        ensure_sqlite_store(uri)  # a copy of the migrated template, not a migration per store
         self.uri = uri
         self.repo = repo
         self.client = MlflowClient(tracking_uri=uri)

@@ -17,6 +17,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
 def test_example_suite_passes_under_the_guard_in_enforce_mode(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTEST_"))}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env["MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT"] = "0"  # as for every test: see conftest.py
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--mlflow-guard-mode=enforce",
          f"--mlflow-guard-report=json:{tmp_path / 'guard.json'}"],

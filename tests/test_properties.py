@@ -38,7 +38,11 @@ TAG_KEYS = [
 store_text = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["", "training", "a" * 40, "MLG201,bogus", "\x1b[31m::error::x\n##[y]"]),
-    st.text(min_size=7990, max_size=8010, alphabet="ab"),
+    # an a/b pattern repeated to 7990-8010 characters: drawing 8000 characters one by one would
+    # be most of this module's run time
+    st.tuples(st.integers(7990, 8010), st.text(alphabet="ab", min_size=1, max_size=16)).map(
+        lambda t: (t[1] * (t[0] // len(t[1]) + 1))[: t[0]]
+    ),
 )
 times = st.one_of(st.none(), st.datetimes(timezones=st.just(timezone.utc)))
 maybe_bool = st.one_of(st.none(), st.booleans())

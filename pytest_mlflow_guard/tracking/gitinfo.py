@@ -51,28 +51,43 @@ def git_info(path: Path | str) -> GitInfo | None:
     if not start.is_dir():
         return None
     root = _git(start, "rev-parse", "--show-toplevel")
-    commit = _git(start, "rev-parse", "--verify", "HEAD")
-    if not root or not commit:
-        return None  # not a repository, or one without a commit yet
-    branch = _git(start, "symbolic-ref", "--quiet", "--short", "HEAD")
-    # Tracked changes only: build outputs and caches are usually untracked noise, and a run is
-    # reproducible from the commit as long as no tracked file differs from it.
-    status = _git(start, "status", "--porcelain", "--untracked-files=no")
+    if not root:
+        return None  # not a repository
+    # One status call gives the commit, the branch and whether tracked files changed (it runs at
+    # every run start: each git process costs milliseconds). Tracked changes only: build outputs
+    # and caches are usually untracked noise, and a run is reproducible from the commit as long
+    # as no tracked file differs from it.
+    status = _git(start, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
+        return None
+    heads = dict(line[2:].split(" ", 1) for line in status.splitlines() if line.startswith("# "))
+    commit = heads.get("branch.oid", "(initial)")
+    if commit == "(initial)":
+        return None  # a repository without a commit yet
+    branch = heads.get("branch.head", "(detached)")
+    changed = any(line and not line.startswith("#") for line in status.splitlines())
     # ...but the code being run is the exception: an untracked script is not in the commit.
     untracked_code = (
         code_file is not None
         and _git(start, "ls-files", "--error-unmatch", "--", code_file.name) is None
     )
-    remote_name = _git(start, "remote")
-    remote = None
-    if remote_name:
-        first = "origin" if "origin" in remote_name.split() else remote_name.split()[0]
-        url = _git(start, "remote", "get-url", first)
-        remote = redact_text(url) if url else None
     return GitInfo(
         root=Path(root),
         commit=commit,
-        branch=branch or None,
-        dirty=bool(status) or untracked_code,
-        remote=remote,
+        branch=None if branch == "(detached)" else branch,
+        dirty=changed or untracked_code,
+        remote=_remote_url(start),
     )
+
+
+def _remote_url(start: Path) -> str | None:
+    """The fetch URL of ``origin``, else of the first remote git lists; credential-free."""
+    urls: dict[str, str] = {}
+    for line in (_git(start, "remote", "-v") or "").splitlines():
+        name, _, rest = line.partition("\t")
+        url, _, kind = rest.rpartition(" ")
+        if kind == "(fetch)" and url:
+            urls.setdefault(name, url)
+    if not urls:
+        return None
+    return redact_text(urls.get("origin") or next(iter(urls.values())))
