@@ -13,7 +13,3 @@ Importing this package imports neither pytest nor MLflow.
 """
 
 from __future__ import annotations
-
-from pytest_mlflow_guard.vocabulary import ENV_REPRODUCTION_OF, TAG_REPRODUCTION_OF
-
-__all__ = ["ENV_REPRODUCTION_OF", "TAG_REPRODUCTION_OF"]

@@ -17,7 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_mlflow_guard.vocabulary import ENV_LEDGER, ENV_SESSION_ID
+from pytest_mlflow_guard.tracking import session_env
+from pytest_mlflow_guard.vocabulary import ENV_LEDGER
 
 __all__ = ["Entry", "create", "entries", "note", "note_run", "size"]
 
@@ -83,7 +84,7 @@ def note_run(tracking_uri: str) -> None:
     """Tell the guarded session (if any) that a run is being made in ``tracking_uri``: the
     test's teardown then knows it has runs to check, and where. Called by whoever starts a run
     (the tracker, the run-context provider), right after computing its tags."""
-    if not os.environ.get(ENV_SESSION_ID):
+    if session_env.session_id() is None:
         return
     from pytest_mlflow_guard.mlflow_io.uris import absolute_tracking_uri
     from pytest_mlflow_guard.tracking.context.runtime import (
