@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +34,7 @@ pytest_plugins = ["pytester"]
 # helpers live in a module with a unique name: example_project/tests has a conftest too, so
 # `from conftest import ...` could pick the wrong one
 from guard_testing import GUARDED_PYPROJECT, GuardedProject, git, running_server  # noqa: E402
+from prefork import Zygote  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,11 +45,44 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.subprocess)
 
 
+@pytest.fixture(scope="session")
+def _zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
+    zygote = Zygote(tmp_path_factory.mktemp("zygote"))
+    yield zygote
+    zygote.close()
+
+
 @pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    """pytest's own fixture, for projects that never use hypothesis: its plugin imports all of
-    hypothesis at the end of every session (about 0.5 s per pytest process started)."""
+def pytester(
+    pytester: pytest.Pytester, _zygote: Zygote, request: pytest.FixtureRequest
+) -> pytest.Pytester:
+    """pytest's own fixture, for projects that never use hypothesis (its plugin imports all of
+    hypothesis at the end of every session: about 0.5 s per pytest process started), whose
+    ``python -m pytest`` processes are forks of one that has imported MLflow (prefork.py)."""
     pytester.plugins.append("no:hypothesispytest")
+    if request.node.get_closest_marker("fresh_interpreter") is None:
+        popen = pytester.popen
+
+        def forked_popen(
+            cmdargs: Any, stdout: Any = None, stderr: Any = None, stdin: Any = None, **kw: Any
+        ) -> Any:
+            args = tuple(os.fspath(arg) for arg in cmdargs)
+            if (
+                args[:2] == (sys.executable, "-mpytest")
+                and stdin is pytester.CLOSE_STDIN
+                and not kw
+            ):
+                # the environment Pytester.popen gives its process
+                env = os.environ.copy()
+                env["PYTHONPATH"] = os.pathsep.join(
+                    filter(None, [os.getcwd(), env.get("PYTHONPATH", "")])
+                )
+                forked = _zygote.spawn(args, env, stdout, stderr)
+                if forked is not None:
+                    return forked
+            return popen(cmdargs, stdout=stdout, stderr=stderr, stdin=stdin, **kw)
+
+        pytester.popen = forked_popen  # type: ignore[method-assign]
     return pytester
 
 

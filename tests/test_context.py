@@ -138,6 +138,7 @@ def test_importing_the_plugin_does_not_import_mlflow() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.fresh_interpreter  # its subject is what the process imports
 def test_pytest_session_with_plugin_loaded_does_not_import_mlflow(
     pytester: pytest.Pytester,
 ) -> None:

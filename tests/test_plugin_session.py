@@ -210,6 +210,7 @@ def test_user_calling_start_run_itself_still_passes(
     assert "mlflow.parentRunId" not in manual.data.tags  # the user's run is left where it was
 
 
+@pytest.mark.fresh_interpreter  # its subject is what the process imports
 def test_plugin_off_by_default_does_not_import_mlflow(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
