@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,11 @@ os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
 # package (and pytest rewrite its asserts) from source again: about 1.5 s per process. The
 # caches go to __pycache__ folders, which git ignores.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+# Several tests press Ctrl-C (SIGINT) in a pytest process they start. Started in the background
+# (`nohup`, `&` without job control), the suite inherits SIGINT ignored, every process it starts
+# would too, and those tests would wait out their timeouts. From a terminal it is never ignored.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 pytest_plugins = ["pytester"]
 
@@ -127,8 +133,11 @@ def store(tmp_path: Path, _template_db: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     # an experiment made active elsewhere (mlflow.set_experiment exports its id) is not this
     # store's: every test starts with none
-    for variable in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-        monkeypatch.delenv(variable, raising=False)
+    for variable in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_REGISTRY_URI"):
+        # set, then deleted: monkeypatch restores only what it saw, so what MLflow exports
+        # during the test (set_experiment, set_registry_uri) is undone afterwards too
+        monkeypatch.setenv(variable, "")
+        monkeypatch.delenv(variable)
     monkeypatch.setattr("mlflow.tracking.fluent._active_experiment_id", None)
     monkeypatch.chdir(db.parent)  # default artifact root ./mlruns lands in tmp, not the repo
     yield uri
