@@ -304,6 +304,12 @@ class ExperimentTracker:
         model_is_new = registered_model_name is not None and not writer.registered_model_exists(
             self.client, registered_model_name
         )
+        # Before logging: registering the model is part of logging it, and the version's run
+        # must already say what it holds (a guarded tracking server judges the run right then).
+        # "none" is what a run that has not logged a model says (set by the pytest fixture).
+        run_tags = self.client.get_run(run_id).data.tags
+        if run_tags.get(TAG_MODEL_TYPE) in (None, "", MODEL_TYPE_NONE):
+            writer.set_tags(self.client, run_id, {TAG_MODEL_TYPE: type(model).__name__})
         info = writer.log_model(
             model,
             name or artifact_path or "model",
@@ -312,10 +318,6 @@ class ExperimentTracker:
             registered_model_name,
             kwargs,
         )
-        run_tags = self.client.get_run(run_id).data.tags
-        # "none" is what a run that has not logged a model says (set by the pytest fixture)
-        if run_tags.get(TAG_MODEL_TYPE) in (None, "", MODEL_TYPE_NONE):
-            writer.set_tags(self.client, run_id, {TAG_MODEL_TYPE: type(model).__name__})
         version = getattr(info, "registered_model_version", None)
         if registered_model_name and version is not None:
             self._versions.append((registered_model_name, str(version), model_is_new))
