@@ -1,5 +1,5 @@
 """``mlflow-guard``: audit a tracking store (``check``), explain rules (``rules``), replay a run
-(``reproduce``).
+(``reproduce``), show who moved a model's stages and aliases (``history``).
 
 Exit codes: 0 no error-level findings, 1 error-level findings, 2 usage, config or connection
 error. MLflow is imported only by the subcommands that need it.
@@ -99,6 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
     _add_reproduce(sub)
+
+    history = sub.add_parser(
+        "history",
+        help="who moved a registered model's versions between stages and aliases, and when",
+        description="The audit trail the tracking-server app records (mlflow server "
+        "--app-name mlflow-guard), read from the server's URL or its database.",
+    )
+    history.add_argument("model", help="the registered model's name")
+    history.add_argument("--version", help="only the changes of this version")
+    history.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else MLflow's")
+    history.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -299,10 +310,29 @@ def _print_steps(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from pytest_mlflow_guard.audit import format_json, format_text
+    from pytest_mlflow_guard.mlflow_io import connect
+    from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
+    from pytest_mlflow_guard.mlflow_io.history import read_history
+
+    uri = resolved_tracking_uri(args.tracking_uri)
+    connect.probe(uri)
+    entries = read_history(uri, args.model, args.version)
+    render = format_json if args.format == "json" else format_text
+    sys.stdout.write(render(args.model, entries))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"check": cmd_check, "rules": cmd_rules, "reproduce": cmd_reproduce}
+    handlers = {
+        "check": cmd_check,
+        "rules": cmd_rules,
+        "reproduce": cmd_reproduce,
+        "history": cmd_history,
+    }
     try:
         return handlers[args.command](args)
     except GuardError as exc:

@@ -78,6 +78,11 @@ TAG_STAGE_SINCE = "mlflow_guard.stage_since"
 TAG_DISCARDED = "mlflow_guard.discarded"
 #: on a replay: the run it reproduces
 TAG_REPRODUCTION_OF = "reproduction.of"
+#: set by the tracking-server app in warn mode: the rule codes a write was accepted with
+TAG_FINDINGS = "mlflow_guard.findings"
+#: prefix of the registered-model tags holding the audit trail of stage and alias changes
+#: (one tag per change: ``mlflow_guard.audit.<epoch ms>.<random>``, a JSON object)
+TAG_AUDIT_PREFIX = "mlflow_guard.audit."
 #: on the runs the ``reproducible`` marker makes: "1/2", and one id shared by the repetitions
 TAG_REPEAT = "reproducible.repeat"
 TAG_REPEAT_GROUP = "reproducible.group"
@@ -90,6 +95,8 @@ MLFLOW_SOURCE_NAME = "mlflow.source.name"
 MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
 MLFLOW_GIT_BRANCH = "mlflow.source.git.branch"
 MLFLOW_GIT_REPO_URL = "mlflow.source.git.repoURL"
+#: marks a registered model that is a prompt of MLflow's prompt registry (not a model)
+MLFLOW_PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 # ------------------------------------------------------------------ environment variables
 # MLflow's
@@ -107,6 +114,9 @@ ENV_BASELINE = "MLFLOW_GUARD_BASELINE"
 ENV_ISOLATED = "MLFLOW_GUARD_ISOLATED"
 ENV_TEST_FINDINGS = "MLFLOW_GUARD_TEST_FINDINGS"
 ENV_CONFIG = "MLFLOW_GUARD_CONFIG"
+#: the tracking-server app's mode: ``enforce`` (refuse) or ``warn`` (accept and tag)
+ENV_SERVER_MODE = "MLFLOW_GUARD_SERVER_MODE"
+SERVER_MODES = ("enforce", "warn")
 
 # how a guarded session reaches every process that makes runs (tracking/session_env.py)
 #: id of the guarded pytest session; runs made while it is set get ``TAG_SESSION``

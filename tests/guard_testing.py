@@ -100,8 +100,14 @@ experiments = ["mushroom/*"]
 
 
 @contextmanager
-def running_server(root: Path, template: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real `mlflow server` on 127.0.0.1 (sqlite backend, served artifacts) in ``root``."""
+def running_server(
+    root: Path,
+    template: Path,
+    app_name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `mlflow server` on 127.0.0.1 (sqlite backend, served artifacts) in ``root``,
+    optionally with ``--app-name`` and extra environment variables."""
     shutil.copy(template, root / "mlflow.db")
     port = _free_port()
     log = (root / "server.log").open("wb")
@@ -110,9 +116,15 @@ def running_server(root: Path, template: Path) -> Iterator[tuple[str, subprocess
         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
         "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        *(("--app-name", app_name) if app_name else ()),
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=root,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:

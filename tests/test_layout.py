@@ -16,7 +16,9 @@ from pytest_mlflow_guard import vocabulary
 
 PACKAGE = Path(pytest_mlflow_guard.__file__).parent
 #: lowest first: a module may import its own layer and the ones before it, never a later one
-LAYERS = ("base", "mlflow_io", "tracking", "gate", "reproduce", "pytest_plugin", "cli")
+LAYERS = ("base", "mlflow_io", "tracking", "gate", "server", "reproduce", "pytest_plugin", "cli")
+#: where MLflow (and Flask, which only the tracking server uses) may be imported
+MLFLOW_LAYERS = ("mlflow_io", "server")
 
 
 def _modules() -> dict[str, ast.Module]:
@@ -44,12 +46,12 @@ def _imports(tree: ast.Module) -> list[str]:
     return names
 
 
-def test_mlflow_only_under_mlflow_io_and_pytest_only_under_pytest_plugin() -> None:
+def test_mlflow_only_under_mlflow_io_and_server_and_pytest_only_under_pytest_plugin() -> None:
     wrong = []
     for relative, tree in _modules().items():
         for name in _imports(tree):
             root = name.split(".")[0]
-            if root == "mlflow" and _layer(relative) != "mlflow_io":
+            if root in ("mlflow", "flask") and _layer(relative) not in MLFLOW_LAYERS:
                 wrong.append(f"{relative} imports {name}")
             if root in ("pytest", "_pytest") and _layer(relative) != "pytest_plugin":
                 wrong.append(f"{relative} imports {name}")

@@ -39,9 +39,14 @@ def local_path(uri: str) -> str | None:
 def _repository(uri: str, tracking_uri: str, artifacts_server: str | None) -> Any:
     # An ``mlflow-artifacts:`` URI means "the server that took the upload": MLflow resolves it
     # against the tracking URI, which must then be that server's URL. From a database URI the
-    # user names the server.
-    resolve_with = artifacts_server if artifacts_server and _is_proxied(uri) else tracking_uri
-    return get_artifact_repository(uri, tracking_uri=resolve_with)
+    # user names the server. Inside that server (the tracking-server app) it is the folder or
+    # bucket the server keeps them in, read directly: a request to itself could wait on itself.
+    if artifacts_server and _is_proxied(uri):
+        if urllib.parse.urlsplit(artifacts_server).scheme.lower() in ("http", "https"):
+            return get_artifact_repository(uri, tracking_uri=artifacts_server)
+        path = urllib.parse.urlsplit(uri).path.lstrip("/")
+        return get_artifact_repository(f"{artifacts_server.rstrip('/')}/{path}", tracking_uri)
+    return get_artifact_repository(uri, tracking_uri=tracking_uri)
 
 
 def _is_proxied(uri: str) -> bool:

@@ -448,6 +448,10 @@ class StoreReader:
             source_run_unreadable=run_unreadable,
         )
 
+    def source_run(self, run_id: str) -> tuple[RunRecord | None, bool, str | None]:
+        """The record of one run, as a model version's source (see ``_source_run``)."""
+        return self._source_run(run_id)
+
     def _source_run(self, run_id: str) -> tuple[RunRecord | None, bool, str | None]:
         """(the run's record, whether it is missing, why it could not be fetched): deleted or
         absent runs are missing."""

@@ -1,0 +1,163 @@
+"""The tracking-server apps: ``mlflow server --app-name mlflow-guard`` (the policy alone) and
+``--app-name mlflow-guard-basic-auth`` (MLflow's basic-auth first, then the policy).
+
+The mechanism is MLflow's own basic-auth app's (``mlflow/server/auth/__init__.py``): a Flask
+``before_request`` hook on MLflow's app finds the request's handler in MLflow's endpoint table
+(``get_endpoints``: ``/api/2.0/mlflow/...``, ``/ajax-api/2.0/mlflow/...`` and every other version
+and prefix MLflow serves) and may answer instead of it; an ``after_request`` hook acts once the
+write was made. Under uvicorn (MLflow's default server) the Flask app is wrapped in MLflow's
+FastAPI app exactly as ``basic-auth`` does.
+
+Configuration is read once, when a worker starts: ``[tool.mlflow-guard]`` from the file named by
+``MLFLOW_GUARD_CONFIG``, else the nearest ``pyproject.toml`` of the server's working directory,
+and the mode from ``MLFLOW_GUARD_SERVER_MODE``. A bad value stops the server with a message
+naming it, rather than serving unguarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask, Response, g, request
+from mlflow.environment_variables import _MLFLOW_SGI_NAME
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+from mlflow.server.handlers import get_endpoints
+
+from pytest_mlflow_guard.config import load_config
+from pytest_mlflow_guard.display import clean
+from pytest_mlflow_guard.redact import redact_text
+from pytest_mlflow_guard.server.policy import Policy, server_mode
+from pytest_mlflow_guard.server.writes import AUDITED, CHECKS, Pending, record
+from pytest_mlflow_guard.vocabulary import ENV_CONFIG, ENV_SERVER_MODE
+
+__all__ = ["create_app", "create_basic_auth_app", "guarded_endpoints", "install"]
+
+_log = logging.getLogger("mlflow_guard.server")
+_PENDING = "mlflow_guard_pending"
+
+
+def guarded_endpoints() -> dict[tuple[str, str], type]:
+    """(path, method) -> the request class of every route the policy guards, from the
+    installed MLflow's own table."""
+    return {
+        (path, method): handler
+        for path, handler, methods in get_endpoints(lambda cls: cls if cls in CHECKS else None)
+        for method in methods
+        # explicitly defined endpoints come with their view function, never a request class
+        if isinstance(handler, type) and handler in CHECKS
+    }
+
+
+def _user() -> str:
+    # basic-auth sets this once it has authenticated the request; otherwise what the request
+    # says (a client's MLFLOW_TRACKING_USERNAME arrives as basic credentials), else nobody
+    name = getattr(g, "mlflow_authenticated_user", None)
+    if not name and request.authorization is not None:
+        name = request.authorization.username
+    return str(name or "unknown")
+
+
+def _error(message: str, code: int) -> Response:
+    exc = MlflowException(message, code)
+    return Response(
+        exc.serialize_as_json(), status=exc.get_http_status_code(), mimetype="application/json"
+    )
+
+
+def install(app: Flask, policy: Policy) -> None:
+    """Guard MLflow's Flask ``app`` with ``policy``."""
+    table = guarded_endpoints()
+
+    def before() -> Response | None:
+        request_class = table.get((request.path, request.method))
+        if request_class is None:
+            return None
+        check = CHECKS[request_class]
+        try:
+            pending: Pending | None = (
+                check(policy, _user()) if request_class in AUDITED else check(policy)
+            )
+        except MlflowException:
+            return None  # malformed, or names nothing: MLflow's handler answers that itself
+        except Exception as exc:  # the guard itself failed: what was not checked is not passed
+            reason = redact_text(f"{type(exc).__name__}: {exc}")
+            _log.exception("mlflow-guard could not check %s %s", request.method, request.path)
+            if policy.mode == "warn":
+                return None
+            return _error(f"mlflow-guard could not check this write: {reason}", INTERNAL_ERROR)
+        if pending is None:
+            return None
+        if pending.verdict.refused:
+            _log.warning(
+                "%s %s: %s", request.method, request.path, clean(pending.verdict.message())
+            )
+            return _error(pending.verdict.message(), INVALID_PARAMETER_VALUE)
+        setattr(g, _PENDING, pending)
+        return None
+
+    def after(response: Response) -> Response:
+        pending: Pending | None = getattr(g, _PENDING, None)
+        if pending is None or response.status_code != 200:
+            return response
+        try:
+            if pending.verdict.findings and pending.tag is not None:
+                _log.warning("accepted %s: %s", request.path, clean(pending.verdict.message()))
+                pending.tag(response.get_json(silent=True) or {})
+            record(pending)
+        except Exception:  # the write is made; failing the response now would hide that
+            _log.exception("mlflow-guard could not record %s %s", request.method, request.path)
+        return response
+
+    app.before_request(before)
+    app.after_request(after)
+
+
+def _policy() -> Policy:
+    config = load_config(os.environ.get(ENV_CONFIG) or None)
+    return Policy(config, server_mode(os.environ.get(ENV_SERVER_MODE)))
+
+
+def _served(app: Flask) -> Any:
+    # the same choice MLflow's basic-auth makes: uvicorn serves the FastAPI wrapper
+    if _MLFLOW_SGI_NAME.get() == "uvicorn":
+        from mlflow.server.fastapi_app import create_fastapi_app
+
+        return create_fastapi_app(app)
+    return app
+
+
+def _mlflow_app() -> Flask:
+    from mlflow.server import app
+
+    return app
+
+
+def create_app(app: Flask | None = None) -> Any:
+    """``mlflow server --app-name mlflow-guard``."""
+    flask_app = app or _mlflow_app()
+    install(flask_app, _policy())
+    return _served(flask_app)
+
+
+def create_basic_auth_app(app: Flask | None = None) -> Any:
+    """``mlflow server --app-name mlflow-guard-basic-auth``: who is asking first, then what.
+
+    MLflow's CLI prepares basic-auth (checks the secret key, creates the admin user) only for
+    the app named exactly ``basic-auth``; here the worker does it, with the same functions, so
+    a missing secret key stops the server with MLflow's own message.
+    """
+    from mlflow.server.auth import bootstrap_admin_user, get_flask_server_secret_key
+    from mlflow.server.auth import create_app as basic_auth
+
+    flask_app = app or _mlflow_app()
+    policy = _policy()  # a bad configuration fails before any user is created
+    get_flask_server_secret_key()
+    bootstrap_admin_user()
+    served = basic_auth(flask_app)
+    # registered after basic-auth's hooks, so they run after it: refusals only reach users it
+    # let in, and the audit trail knows who they are
+    install(flask_app, policy)
+    return served
