@@ -2,7 +2,7 @@
 
 MLflow keeps only a version's current stage and a model's current aliases (mlflow/mlflow#2169:
 "who held Production when" has no answer). The tracking-server app records every change it
-lets through as one registered-model tag (``mlflow_guard.audit.<epoch ms>.<random>``, a JSON
+lets through as one registered-model tag (``mlflow_guard.audit.<ms>.<nn>.<random>``, a JSON
 object), so the trail lives in the registry itself: ``mlflow-guard history`` reads it through
 the server or straight from the database alike, and it goes when the model goes. One tag per
 change, never a read-modify-write of one shared tag: two promotions at once both stay.

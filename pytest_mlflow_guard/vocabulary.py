@@ -81,7 +81,7 @@ TAG_REPRODUCTION_OF = "reproduction.of"
 #: set by the tracking-server app in warn mode: the rule codes a write was accepted with
 TAG_FINDINGS = "mlflow_guard.findings"
 #: prefix of the registered-model tags holding the audit trail of stage and alias changes
-#: (one tag per change: ``mlflow_guard.audit.<epoch ms>.<random>``, a JSON object)
+#: (one tag per change: ``mlflow_guard.audit.<ms>.<nn>.<random>``, a JSON object)
 TAG_AUDIT_PREFIX = "mlflow_guard.audit."
 #: on the runs the ``reproducible`` marker makes: "1/2", and one id shared by the repetitions
 TAG_REPEAT = "reproducible.repeat"

@@ -538,3 +538,44 @@ def test_human_run_names_of_the_generated_shape_pass(
     _, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
     findings = [(f["rule"], f["object_id"]) for f in json.loads(out)["findings"]]
     assert findings == [("MLG102", unnamed.run_id)], unnamed.run_name
+
+
+def test_history_reads_the_trail_and_names_a_missing_model(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow import MlflowClient
+
+    from pytest_mlflow_guard.audit import AuditEntry
+
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    client.create_registered_model("trail_model")
+    moment = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    entries = [
+        AuditEntry(moment + timedelta(minutes=5), "dan", "stage", "2", "None", "Production"),
+        AuditEntry(moment, "erin\x1b[31m", "stage", "1", "None", "Production"),
+        AuditEntry(
+            moment + timedelta(minutes=5),
+            "dan",
+            "stage",
+            "1",
+            "Production",
+            "Archived",
+            cause="archive_existing_versions",
+        ),
+    ]
+    for index, entry in enumerate(entries):
+        client.set_registered_model_tag("trail_model", *entry.to_tag(index))
+    client.set_registered_model_tag("trail_model", "mlflow_guard.audit.0.not-json", "{oops")
+    code, out, _ = run_cli(capsys, "history", "trail_model", "--tracking-uri", store)
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "2026-11-30T12:00:00+00:00  erin\\x1b[31m  version 1: None -> Production",
+        "2026-11-30T12:05:00+00:00  dan  version 2: None -> Production",
+        "2026-11-30T12:05:00+00:00  dan  version 1: Production -> Archived "
+        "(archive_existing_versions)",
+    ]
+    code, out, _ = run_cli(capsys, "history", "trail_model", "--version", "2", "--format", "json",
+                           "--tracking-uri", store)  # fmt: skip
+    assert [e["user"] for e in json.loads(out)["history"]] == ["dan"]
+    code, _, err = run_cli(capsys, "history", "no_such_model", "--tracking-uri", store)
+    assert code == 2 and "no registered model 'no_such_model'" in err
