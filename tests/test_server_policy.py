@@ -267,7 +267,9 @@ def test_overrides_apply_per_experiment(guarded_client: Callable[..., Client]) -
 
 
 def test_a_guard_that_cannot_check_refuses_rather_than_passes(
-    guarded_client: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+    guarded_client: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import pytest_mlflow_guard.server.writes as writes
 
@@ -281,6 +283,7 @@ def test_a_guard_that_cannot_check_refuses_rather_than_passes(
     assert response.status_code == 500
     message = response.get_json()["message"]
     assert "could not check" in message and "hunter2" not in message
+    assert "disk on fire" in caplog.text and "hunter2" not in caplog.text  # nor in the log
     listed = _ok(client.post(f"{API}/experiments/search", json={"max_results": 100}))
     assert "mushroom/x" not in {e["name"] for e in listed["experiments"]}
 

@@ -83,8 +83,9 @@ def install(app: Flask, policy: Policy) -> None:
         except MlflowException:
             return None  # malformed, or names nothing: MLflow's handler answers that itself
         except Exception as exc:  # the guard itself failed: what was not checked is not passed
+            # redacted, and no traceback: the server's log is read by more people than the client
             reason = redact_text(f"{type(exc).__name__}: {exc}")
-            _log.exception("mlflow-guard could not check %s %s", request.method, request.path)
+            _log.error("could not check %s %s: %s", request.method, request.path, reason)
             if policy.mode == "warn":
                 return None
             return _error(f"mlflow-guard could not check this write: {reason}", INTERNAL_ERROR)
@@ -107,8 +108,9 @@ def install(app: Flask, policy: Policy) -> None:
                 _log.warning("accepted %s: %s", request.path, clean(pending.verdict.message()))
                 pending.tag(response.get_json(silent=True) or {})
             record(pending)
-        except Exception:  # the write is made; failing the response now would hide that
-            _log.exception("mlflow-guard could not record %s %s", request.method, request.path)
+        except Exception as exc:  # the write is made; failing the response now would hide that
+            reason = redact_text(f"{type(exc).__name__}: {exc}")
+            _log.error("could not record %s %s: %s", request.method, request.path, reason)
         return response
 
     app.before_request(before)
