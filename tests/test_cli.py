@@ -70,7 +70,13 @@ class StoreBuilder:
 
     def experiment(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
-        return found.experiment_id if found else self.client.create_experiment(name)
+        if found:
+            return str(found.experiment_id)
+        # beside the database: MLflow's default (./mlruns of the cwd) would be the checkout's
+        folder = (
+            Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts" / name.replace("/", "_")
+        )
+        return str(self.client.create_experiment(name, artifact_location=folder.as_uri()))
 
     def run(
         self,
@@ -180,14 +186,17 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     root = tmp_path_factory.mktemp("stores")
     repo = _repo(root / "repo")
     result: dict[str, Any] = {}
-    for kind in ("clean", "mixed"):
-        db = root / kind / "mlflow.db"
-        db.parent.mkdir()
-        builder = StoreBuilder(f"sqlite:///{db}", repo)
-        builder.tracked_version("clean_model", stage="Staging")
-        if kind == "mixed":
-            build_violations(builder)
-        result[kind] = builder
+    # a store's default artifact root is ./mlruns of the cwd: the checkout's, unless moved
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        for kind in ("clean", "mixed"):
+            db = root / kind / "mlflow.db"
+            db.parent.mkdir()
+            builder = StoreBuilder(f"sqlite:///{db}", repo)
+            builder.tracked_version("clean_model", stage="Staging")
+            if kind == "mixed":
+                build_violations(builder)
+            result[kind] = builder
     mlflow.set_tracking_uri(None)
     yield result
     mlflow.set_tracking_uri(None)
@@ -401,8 +410,9 @@ def test_console_script_runs_as_a_module() -> None:
 
 
 def test_default_experiment_is_checked_once_used(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # "Default" keeps its artifacts in ./mlruns of the cwd
     b = StoreBuilder(f"sqlite:///{tmp_path / 'd.db'}", _repo(tmp_path / "repo"))
     b.experiment("guard/ok")
     _, out, _ = run_cli(capsys, "check", "--tracking-uri", b.uri, "--format", "json")
@@ -493,8 +503,13 @@ def test_database_without_driver_exits_2_without_the_password(
     assert "s3cret" not in err and "k3y" not in err
 
 
-def test_sqlalchemy_error_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sqlalchemy_error_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sqlite3
+
+    # MLflow reads the URI form's path as relative and makes a `file:` folder in the cwd
+    monkeypatch.chdir(tmp_path)
 
     b = StoreBuilder(f"sqlite:///{tmp_path / 'l.db'}", _repo(tmp_path / "repo"))
     b.experiment("guard/ok")
