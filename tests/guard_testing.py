@@ -105,6 +105,7 @@ def running_server(
     template: Path,
     app_name: str | None = None,
     env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real `mlflow server` on 127.0.0.1 (sqlite backend, served artifacts) in ``root``,
     optionally with ``--app-name`` and extra environment variables."""
@@ -115,7 +116,7 @@ def running_server(
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
         "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         *(("--app-name", app_name) if app_name else ()),
     ]  # fmt: skip
     process = subprocess.Popen(

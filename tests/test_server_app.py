@@ -36,10 +36,10 @@ def _servers(_template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     started: dict[str, Any] = {}
     stack: list[Any] = []
 
-    def start(name: str, app: str, **env: str) -> str:
+    def start(name: str, app: str, workers: int = 1, **env: str) -> str:
         if name not in started:
             root = tmp_path_factory.mktemp(name)
-            context = running_server(root, _template_db, app_name=app, env=env)
+            context = running_server(root, _template_db, app_name=app, env=env, workers=workers)
             url, _ = context.__enter__()
             stack.append(context)
             started[name] = (url, root)
@@ -71,6 +71,33 @@ def with_basic_auth(_servers: Any) -> str:
             MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN[1],
         )
     )
+
+
+def test_basic_auth_workers_bootstrap_one_at_a_time(tmp_path: Path) -> None:
+    # MLflow's CLI migrates the auth database before it starts workers, but only for the app
+    # named basic-auth; workers of the combined app doing it at once raced (seen with the
+    # default four: all but one crashed at start). Holding the lock must hold a worker back.
+    import fcntl
+
+    from pytest_mlflow_guard.server.app import bootstrap_lock
+
+    env = {
+        **os.environ,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "not-a-real-secret",
+        "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN[0],
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
+    }
+    code = (
+        "from pytest_mlflow_guard.server.app import _bootstrap_basic_auth; _bootstrap_basic_auth()"
+    )
+    with bootstrap_lock("sqlite:///basic_auth.db").open("a") as held:  # basic-auth's default
+        fcntl.flock(held, fcntl.LOCK_EX)
+        worker = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env)
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(timeout=8)  # waiting for the lock, not migrating beside another
+        assert not (tmp_path / "basic_auth.db").exists()
+    assert worker.wait(timeout=120) == 0
+    assert (tmp_path / "basic_auth.db").exists()
 
 
 @pytest.fixture(autouse=True)

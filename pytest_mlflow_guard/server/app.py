@@ -16,8 +16,12 @@ naming it, rather than serving unguarded.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -144,6 +148,28 @@ def create_app(app: Flask | None = None) -> Any:
     return _served(flask_app)
 
 
+def bootstrap_lock(database_uri: str) -> Path:
+    """The lock file the workers of one auth database take turns on."""
+    digest = hashlib.sha256(database_uri.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"mlflow-guard-basic-auth-{digest}.lock"
+
+
+def _bootstrap_basic_auth() -> None:
+    """What MLflow's CLI does for ``basic-auth`` before it starts any worker: check the secret
+    key, migrate the auth database, create the admin user. Here each worker does it, one at a
+    time (a lock file per auth database): workers started together would otherwise race the
+    auth database's migration, and all but one crash on their first start."""
+    from mlflow.server.auth import auth_config, bootstrap_admin_user, get_flask_server_secret_key
+
+    get_flask_server_secret_key()
+    with bootstrap_lock(str(auth_config.database_uri)).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        bootstrap_admin_user()
+    # done: basic-auth's own app then only opens its store, as under the CLI (the variable is
+    # MLflow's private flag, read by the same releases that have bootstrap_admin_user)
+    os.environ["_MLFLOW_AUTH_ADMIN_BOOTSTRAPPED"] = "true"
+
+
 def create_basic_auth_app(app: Flask | None = None) -> Any:
     """``mlflow server --app-name mlflow-guard-basic-auth``: who is asking first, then what.
 
@@ -151,13 +177,11 @@ def create_basic_auth_app(app: Flask | None = None) -> Any:
     the app named exactly ``basic-auth``; here the worker does it, with the same functions, so
     a missing secret key stops the server with MLflow's own message.
     """
-    from mlflow.server.auth import bootstrap_admin_user, get_flask_server_secret_key
     from mlflow.server.auth import create_app as basic_auth
 
     flask_app = app or _mlflow_app()
     policy = _policy()  # a bad configuration fails before any user is created
-    get_flask_server_secret_key()
-    bootstrap_admin_user()
+    _bootstrap_basic_auth()
     served = basic_auth(flask_app)
     # registered after basic-auth's hooks, so they run after it: refusals only reach users it
     # let in, and the audit trail knows who they are
