@@ -160,6 +160,24 @@ def test_a_version_without_a_run_is_refused_without_its_credentials(
     assert versions.get("model_versions", []) == []
 
 
+@pytest.mark.parametrize("name", ["o'brien", 'it\'s "x"'])
+def test_a_second_production_version_is_refused_whatever_the_name(
+    guarded_client: Callable[..., Client], name: str
+) -> None:
+    # names a filter has to quote (or cannot express at all) still find the model's versions
+    off = {"MLG303": "off", "MLG304": "off"}
+    client = guarded_client(**{"registered-model-name-pattern": ".+", "severity": off})
+    _ok(client.post(f"{API}/registered-models/create", json={"name": name}))
+    run_id = _run(client, _experiment(client))
+    version = {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id}
+    for _ in range(2):
+        _ok(client.post(f"{API}/model-versions/create", json=version))
+    move = {"name": name, "stage": "Production", "archive_existing_versions": False}
+    _ok(client.post(f"{API}/model-versions/transition-stage", json={**move, "version": "1"}))
+    second = client.post(f"{API}/model-versions/transition-stage", json={**move, "version": "2"})
+    _refused(second, "MLG401")
+
+
 def test_prompts_are_not_models(guarded_client: Callable[..., Client]) -> None:
     client = guarded_client()
     prompt = {

@@ -34,7 +34,7 @@ from pytest_mlflow_guard.config import load_config
 from pytest_mlflow_guard.display import clean
 from pytest_mlflow_guard.redact import redact_text
 from pytest_mlflow_guard.server.policy import Policy, server_mode
-from pytest_mlflow_guard.server.writes import AUDITED, CHECKS, Pending, record
+from pytest_mlflow_guard.server.writes import CHECKS, Pending, record
 from pytest_mlflow_guard.vocabulary import ENV_CONFIG, ENV_SERVER_MODE
 
 __all__ = ["create_app", "create_basic_auth_app", "guarded_endpoints", "install"]
@@ -79,11 +79,8 @@ def install(app: Flask, policy: Policy) -> None:
         request_class = table.get((request.path, request.method))
         if request_class is None:
             return None
-        check = CHECKS[request_class]
         try:
-            pending: Pending | None = (
-                check(policy, _user()) if request_class in AUDITED else check(policy)
-            )
+            pending = CHECKS[request_class](policy, _user())
         except MlflowException:
             return None  # malformed, or names nothing: MLflow's handler answers that itself
         except Exception as exc:  # the guard itself failed: what was not checked is not passed

@@ -16,8 +16,7 @@ the object (``mlflow_guard.findings``) and logged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 
 from pytest_mlflow_guard.config import GuardConfig
 from pytest_mlflow_guard.display import clean
@@ -82,7 +81,6 @@ class Verdict:
 class Policy:
     config: GuardConfig
     mode: str = "enforce"
-    _now: datetime | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         Engine(self.config)  # an unknown rule or severity fails at startup, not per request
@@ -141,7 +139,7 @@ class Policy:
 
     def _judge(self, kind: str, record: Record, codes: Iterable[str] | None = None) -> Verdict:
         wanted = {*(WRITE_RULES[kind] if codes is None else codes), _UNCHECKED}
-        engine = Engine(self.config, now=self._now or datetime.now(timezone.utc))
+        engine = Engine(self.config)
         findings = tuple(f for f in engine.check([record]) if f.rule in wanted)
         refused = self.mode == "enforce" and any(
             f.severity == "error" and f.rule != _UNCHECKED for f in findings

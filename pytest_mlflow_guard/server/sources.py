@@ -48,7 +48,7 @@ def _reader(backend: str, destination: str | None) -> StoreReader:
     return StoreReader(backend, include_registry=False, artifacts_server=destination)
 
 
-def source_run_facts(run_id: str | None, tracking_store: Any) -> SourceRun:
+def source_run_facts(run_id: str | None) -> SourceRun:
     if not run_id:
         return SourceRun()  # MLG304 reports a version without a run
     record, missing, unreadable = _reader(_backend_uri(), _destination()).source_run(run_id)

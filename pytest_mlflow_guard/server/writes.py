@@ -42,6 +42,8 @@ from mlflow.server.handlers import (
 )
 
 from pytest_mlflow_guard.audit import AuditEntry, now_utc
+from pytest_mlflow_guard.mlflow_io.registry import ALIASED_STAGES, LifecycleError, normalize_stage
+from pytest_mlflow_guard.mlflow_io.scope import quote
 from pytest_mlflow_guard.records import ModelVersionRecord, RegisteredModelRecord
 from pytest_mlflow_guard.server.policy import Policy, Verdict
 from pytest_mlflow_guard.server.sources import source_run_facts, source_run_id, version_signature
@@ -93,13 +95,13 @@ def _tag_experiment(experiment_id: str, verdict: Verdict) -> None:
     _tracking().set_experiment_tag(experiment_id, tag)
 
 
-def create_experiment(policy: Policy) -> Pending:
+def create_experiment(policy: Policy, user: str) -> Pending:
     message = _get_request_message(CreateExperiment())
     verdict = policy.experiment(message.name)
     return Pending(verdict, lambda body: _tag_experiment(str(body["experiment_id"]), verdict))
 
 
-def update_experiment(policy: Policy) -> Pending | None:
+def update_experiment(policy: Policy, user: str) -> Pending | None:
     message = _get_request_message(UpdateExperiment())
     if not message.new_name:
         return None
@@ -130,7 +132,7 @@ def _run_experiment(policy: Policy, run_id: str) -> str:
     return _experiment_name(policy, run.info.experiment_id)
 
 
-def create_run(policy: Policy) -> Pending:
+def create_run(policy: Policy, user: str) -> Pending:
     message = _get_request_message(CreateRun())
     tags = {t.key: t.value for t in message.tags}
     run_name = message.run_name or tags.get(MLFLOW_RUN_NAME) or None
@@ -139,7 +141,7 @@ def create_run(policy: Policy) -> Pending:
     return Pending(verdict, lambda body: _tag_run(str(body["run"]["info"]["run_id"]), verdict))
 
 
-def set_tag(policy: Policy) -> Pending:
+def set_tag(policy: Policy, user: str) -> Pending:
     message = _get_request_message(SetTag())
     run_id = message.run_id or message.run_uuid
     experiment = _run_experiment(policy, run_id)
@@ -148,7 +150,7 @@ def set_tag(policy: Policy) -> Pending:
     return Pending(verdict, lambda _: _tag_run(run_id, verdict))
 
 
-def log_batch(policy: Policy) -> Pending | None:
+def log_batch(policy: Policy, user: str) -> Pending | None:
     message = _get_request_message(LogBatch())
     if not message.tags and not message.params:
         return None  # metrics only: nothing a write rule judges (the common case in training)
@@ -159,7 +161,7 @@ def log_batch(policy: Policy) -> Pending | None:
     return Pending(verdict, lambda _: _tag_run(message.run_id, verdict))
 
 
-def update_run(policy: Policy) -> Pending | None:
+def update_run(policy: Policy, user: str) -> Pending | None:
     message = _get_request_message(UpdateRun())
     run_id = message.run_id or message.run_uuid
     if not message.run_name:
@@ -177,14 +179,14 @@ def _tag_model(name: str, verdict: Verdict) -> None:
     _registry().set_registered_model_tag(name, tag)
 
 
-def create_registered_model(policy: Policy) -> Pending:
+def create_registered_model(policy: Policy, user: str) -> Pending:
     message = _get_request_message(CreateRegisteredModel())
     tags = {t.key: t.value for t in message.tags}
     verdict = policy.registered_model(message.name, tags)
     return Pending(verdict, lambda _: _tag_model(message.name, verdict))
 
 
-def rename_registered_model(policy: Policy) -> Pending | None:
+def rename_registered_model(policy: Policy, user: str) -> Pending | None:
     message = _get_request_message(RenameRegisteredModel())
     if not message.new_name:
         return None
@@ -193,10 +195,26 @@ def rename_registered_model(policy: Policy) -> Pending | None:
     return Pending(verdict, lambda _: _tag_model(message.new_name, verdict))
 
 
+def _versions_of(name: str) -> list[Any]:
+    """Every version of the model, as the gate's reader finds them: a name no filter literal can
+    express (both kinds of quote) is matched here, over a listing of every version."""
+    try:
+        filter_string: str | None = f"name = {quote(name)}"
+    except ValueError:
+        filter_string = None
+    found: list[Any] = []
+    token = None
+    while True:
+        page = _registry().search_model_versions(filter_string, max_results=1000, page_token=token)
+        found.extend(v for v in page if v.name == name)
+        token = page.token
+        if not token:
+            return found
+
+
 def _model_record(name: str) -> RegisteredModelRecord:
     model = _registry().get_registered_model(name)
-    quoted = name.replace("'", "''")
-    versions = _registry().search_model_versions(f"name='{quoted}'", max_results=10000)
+    versions = _versions_of(name)
     return RegisteredModelRecord(
         name=name,
         tags=dict(model.tags or {}),
@@ -213,7 +231,7 @@ def _tag_version(name: str, version: str, verdict: Verdict) -> None:
     _registry().set_model_version_tag(name, version, tag)
 
 
-def create_model_version(policy: Policy) -> Pending | None:
+def create_model_version(policy: Policy, user: str) -> Pending | None:
     message = _get_request_message(CreateModelVersion())
     try:
         model = _registry().get_registered_model(message.name)
@@ -222,7 +240,7 @@ def create_model_version(policy: Policy) -> Pending | None:
     if str((model.tags or {}).get(MLFLOW_PROMPT_TAG, "")).lower() == "true":
         return None  # a prompt version is text, not a trained model
     run_id = message.run_id or source_run_id(message.source, message.model_id, _tracking())
-    run = source_run_facts(run_id, _tracking())
+    run = source_run_facts(run_id)
     has_signature, unreadable = version_signature(message.source, message.model_id, _tracking())
     version = ModelVersionRecord(
         name=message.name,
@@ -252,12 +270,14 @@ def transition_stage(policy: Policy, user: str) -> Pending | None:
         before = _model_record(message.name)
     except MlflowException:
         return None
-    target = _canonical_stage(message.stage)
+    try:
+        target = normalize_stage(message.stage)
+    except LifecycleError:
+        return None  # MLflow refuses an unknown stage itself
     version = str(message.version)
-    current = {v.version: v.stage for v in before.versions}
-    if version not in current or target is None:
-        return None  # MLflow refuses a missing version or an unknown stage itself
-    archive = message.archive_existing_versions and target in ("Staging", "Production")
+    if version not in {v.version for v in before.versions}:
+        return None  # ...and a missing version
+    archive = message.archive_existing_versions and target in ALIASED_STAGES
     after: list[ModelVersionRecord] = []
     moved: list[tuple[str, str, str]] = []  # version, from, to
     for v in before.versions:
@@ -291,11 +311,6 @@ def transition_stage(policy: Policy, user: str) -> Pending | None:
         model=message.name,
         stage_changed=version,
     )
-
-
-def _canonical_stage(stage: str) -> str | None:
-    names = {s.lower(): s for s in ("None", "Staging", "Production", "Archived")}
-    return names.get(stage.strip().lower())
 
 
 def _alias_target(name: str, alias: str) -> str | None:
@@ -342,9 +357,10 @@ def record(pending: Pending) -> None:
     _log.info("mlflow-guard: %d audit entries on %s", len(pending.audit), pending.model)
 
 
-Check = Callable[..., "Pending | None"]
+#: a check gets the policy and who is asking (the audit trail records the latter)
+Check = Callable[[Policy, str], "Pending | None"]
 
-#: request class -> check; the ones taking ``user`` also feed the audit trail
+#: request class -> check
 CHECKS: dict[type, Check] = {
     CreateExperiment: create_experiment,
     UpdateExperiment: update_experiment,
