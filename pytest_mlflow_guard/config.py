@@ -17,6 +17,7 @@ from typing import Any
 from pytest_mlflow_guard.errors import ConfigError
 from pytest_mlflow_guard.vocabulary import (
     LEVELS,
+    READERS,
     REQUIRED_TAGS,
     RUN_MODES,
     RUN_STATUSES,
@@ -85,6 +86,8 @@ class GuardConfig:
     #: the ``mlflow server`` that serves ``mlflow-artifacts:`` URIs, for a check that reads the
     #: store's database directly
     artifacts_server: str | None = None
+    #: how ``check`` reads the store: ``auto``, ``api`` (MLflow's client) or ``sql``
+    reader: str = "auto"
     scope: Scope = field(default_factory=Scope)
     overrides: tuple[Override, ...] = ()
     source: Path | None = None  # the file this came from, for messages
@@ -123,6 +126,7 @@ _SCALAR_KEYS = {
     "stale-running-hours": "stale_running_hours",
     "ui-url": "ui_url",
     "artifacts-server": "artifacts_server",
+    "reader": "reader",
 }
 _TOP_ONLY_KEYS = {"scope", "overrides"}
 _SCOPE_KEYS = {"experiments", "since", "statuses"}
@@ -204,6 +208,13 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
                     f"[tool.mlflow-guard] {key}: expected an http(s) URL, got {value!r}"
                 )
             out[name] = value.rstrip("/")
+        elif key == "reader":
+            if value not in READERS:
+                raise ConfigError(
+                    f"[tool.mlflow-guard] reader: expected one of {', '.join(READERS)}, "
+                    f"got {value!r}"
+                )
+            out[name] = value
         elif key == "severity":
             if not isinstance(value, dict):
                 raise ConfigError("[tool.mlflow-guard] severity: expected a table {CODE = level}")

@@ -157,4 +157,7 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 #: what a rule's level may be set to in the config: a severity, or off
 LEVELS = (*SEVERITIES, "off")
 
+#: ``mlflow-guard check --reader`` / ``reader`` in the config: how the store is read
+READERS = ("auto", "api", "sql")
+
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")

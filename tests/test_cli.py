@@ -522,7 +522,8 @@ def test_sqlalchemy_error_exits_2(
     finally:
         lock.close()
     assert code == 2, err
-    assert "mlflow-guard: error: database error:" in err and "database is locked" in err
+    assert err.startswith("mlflow-guard: error: ")
+    assert "database error:" in err and "database is locked" in err
 
 
 def test_empty_sqlite_file_is_no_store_and_stays_untouched(

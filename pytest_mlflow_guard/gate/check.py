@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import TextIO
 
 from pytest_mlflow_guard.config import GuardConfig, Scope, load_config
@@ -15,6 +16,7 @@ from pytest_mlflow_guard.gate.baseline import apply_baseline, load_baseline, wri
 from pytest_mlflow_guard.gate.engine import Engine
 from pytest_mlflow_guard.gate.findings import Report
 from pytest_mlflow_guard.gate.rules import Checkable, rule_infos
+from pytest_mlflow_guard.gate.state import load_since, save_state
 from pytest_mlflow_guard.mlflow_io import links
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
@@ -47,6 +49,10 @@ class CheckOptions:
     progress: TextIO | None = None  # where to draw a progress line (a TTY), or None
     #: the server that resolves ``mlflow-artifacts:`` URIs (default: the config's)
     artifacts_server: str | None = None
+    #: ``auto``, ``api`` or ``sql`` (default: the config's ``reader``)
+    reader: str | None = None
+    #: the state file of an incremental check (``--since-last``)
+    since_last: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -116,7 +122,7 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
     """Read the store, apply the rules and the baseline; raise ``GuardError`` on bad input."""
     from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
     from pytest_mlflow_guard.mlflow_io.connect import bounded_http, probe
-    from pytest_mlflow_guard.mlflow_io.reader import StoreReader
+    from pytest_mlflow_guard.mlflow_io.readers import Reader, open_reader
 
     config = effective_config(options)
     uri = resolved_tracking_uri(options.tracking_uri)
@@ -127,14 +133,22 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         collect_objects=options.collect_objects,
     )
     probe(uri)
+    notes = list(options.notes)
+    changed_since = None
+    if options.since_last:
+        since = load_since(options.since_last, redact_text(uri))
+        notes.append(since.note)
+        changed_since = since.changed_since
+    started = datetime.now(timezone.utc)
     progress = _Progress(options.progress)
     findings = []
     artifacts = options.artifacts_server or config.artifacts_server
     with bounded_http():
+        reader: Reader
         if options.run_tags:
             from pytest_mlflow_guard.mlflow_io.session_reader import SessionReader
 
-            reader: StoreReader = SessionReader(
+            reader = SessionReader(
                 uri,
                 options.run_tags,
                 scope=config.scope,
@@ -142,9 +156,16 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
                 artifacts_server=artifacts,
             )
         else:
-            reader = StoreReader(
-                uri, config.scope, max_workers=options.workers, artifacts_server=artifacts
+            choice = open_reader(
+                uri,
+                options.reader or config.reader,
+                config.scope,
+                workers=options.workers,
+                artifacts_server=artifacts,
+                changed_since=changed_since,
             )
+            reader = choice.reader
+            notes.extend(choice.notes)
         for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
             findings.append(finding)
     progress.done()
@@ -154,8 +175,10 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         findings=findings,
         objects=engine.objects,
         rules=rule_infos(),
-        notes=list(options.notes),
+        notes=notes,
     )
+    if options.since_last:
+        save_state(options.since_last, redact_text(uri), started)
     if write_baseline_to:
         count = write_baseline(write_baseline_to, findings)
         report.notes.append(f"wrote {count} findings to baseline {write_baseline_to}")

@@ -7,7 +7,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # A LoggedModel is created after its run starts; allow this much clock skew between the client
 # that set the run's start time and the store that stamped the model's creation.
@@ -16,6 +18,20 @@ _CLOCK_SKEW_MS = 24 * 3600 * 1000
 
 def to_utc(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def changed_at(ms: int | None, since: datetime) -> bool:
+    """Whether a store time (epoch ms) is at or after ``since``."""
+    return ms is not None and ms >= int(since.timestamp() * 1000)
+
+
+def model_changed(updated_ms: int | None, versions: Sequence[Any], since: datetime) -> bool:
+    """A registered model belongs in an incremental check when it, or any of its version
+    records, was updated since ``since`` (all its versions are checked then: MLG401 compares
+    them)."""
+    return changed_at(updated_ms, since) or any(
+        v.last_updated_time is not None and v.last_updated_time >= since for v in versions
+    )
 
 
 def pages(fetch: Callable[[str | None], Any]) -> Iterator[list[Any]]:
@@ -134,3 +150,57 @@ def generated_run_name(name: str | None) -> bool | None:
         return False
     predicates, nouns = words
     return match[1] in predicates and match[2] in nouns and int(match[3]) <= _MAX_GENERATED_NUMBER
+
+
+def and_filter(*clauses: str) -> str:
+    return " AND ".join(c for c in clauses if c)
+
+
+def window_pages(fetch: Callable[[str, str | None], Any], base: str) -> Iterator[list[Any]]:
+    """Runs newest first in pages, each asked for as "started at or before the last page's
+    oldest run" rather than by page token (``fetch(filter_string, page_token)``; the search must
+    order by ``attributes.start_time DESC``).
+
+    A page token is an offset: the server re-reads every run before it for each page, so a deep
+    listing costs the square of its length. A start-time window starts where the last page
+    ended. Runs sharing the boundary time are remembered so none is listed twice; when more runs
+    share one start time than a page holds, those are paged by token and the window moves below
+    them. Runs without a start time (which MLflow never writes) would fall outside every window.
+    """
+    upper: int | None = None
+    seen: set[str] = set()  # ids of runs at start_time == upper already yielded
+    while True:
+        page = fetch(
+            and_filter(base, "" if upper is None else f"attributes.start_time <= {upper}"), None
+        )
+        runs = list(page)
+        fresh = [r for r in runs if not (r.info.start_time == upper and r.info.run_id in seen)]
+        if fresh:
+            yield fresh
+        if not page.token or not runs:
+            return
+        lowest = runs[-1].info.start_time
+        if lowest is None:
+            return
+        if lowest == upper:  # a whole page at one start time: page through that instant
+            same = and_filter(base, f"attributes.start_time = {upper}")
+            for more in pages(lambda token, same=same: fetch(same, token)):  # type: ignore[misc]
+                rest = [r for r in more if r.info.run_id not in seen]
+                if rest:
+                    yield rest
+            upper, seen = lowest - 1, set()
+            continue
+        seen = {r.info.run_id for r in runs if r.info.start_time == lowest}
+        upper = lowest
+
+
+def prefetched(pages: Iterator[T], submit: Callable[..., Any]) -> Iterator[T]:
+    """``pages`` with the next one fetched (by ``submit``, a pool's) while the caller works on
+    this one. Only one thread advances the iterator at a time."""
+    upcoming = submit(next, pages, None)
+    while True:
+        page = upcoming.result()
+        if page is None:
+            return
+        upcoming = submit(next, pages, None)
+        yield page

@@ -13,13 +13,12 @@ runs of model versions are remembered from the runs pass instead of fetched agai
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from fnmatch import fnmatchcase
 from functools import partial
@@ -37,12 +36,18 @@ from pytest_mlflow_guard.mlflow_io.artifacts import (
     model_facts,
     read_mlmodel,
 )
+from pytest_mlflow_guard.mlflow_io.model_records import logged_model_record, mlflow2_models
 from pytest_mlflow_guard.mlflow_io.paging import (
     ModelsByRun,
+    and_filter,
+    changed_at,
     generated_run_name,
+    model_changed,
     pages,
+    prefetched,
     to_utc,
     version_run_id,
+    window_pages,
 )
 from pytest_mlflow_guard.mlflow_io.scope import quote as _quote
 from pytest_mlflow_guard.mlflow_io.scope import run_filter
@@ -77,8 +82,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DEFAULT_EXPERIMENT_ID = "0"  # the "Default" experiment every MLflow store starts with
-_LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"  # MLflow 2 style models logged by the run
 _REGISTRY_PAGE = 100  # registered models per page (each carries all its versions)
+_HTTP_PAGE = 5000  # runs per request to a server (MLflow allows up to 50,000)
 
 
 # --------------------------------------------------------------------------- the reader
@@ -93,18 +98,24 @@ class StoreReader:
         scope: Scope | None = None,
         *,
         max_workers: int = 8,
-        page_size: int = 1000,
+        page_size: int | None = None,
         now: datetime | None = None,
         registry_uri: str | None = None,
         include_registry: bool = True,
         artifacts_server: str | None = None,
+        changed_since: datetime | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
+        #: an incremental check: only what started, ended or was updated since then
+        self.changed_since = changed_since
         #: the server that resolves ``mlflow-artifacts:`` URIs when the store is a database
         self.artifacts_server = artifacts_server
         self.scope = scope or Scope()
         self.max_workers = max(1, max_workers)
-        self.page_size = max(1, page_size)
+        scheme = urllib.parse.urlsplit(tracking_uri).scheme.lower()
+        self._http = scheme in ("http", "https")
+        # large pages from a server: each request costs a round trip and a query
+        self.page_size = max(1, page_size or (_HTTP_PAGE if self._http else 1000))
         self.include_registry = include_registry
         self.client = mlflow.MlflowClient(
             tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri
@@ -118,7 +129,6 @@ class StoreReader:
         self._wanted_runs: set[str] = set()
         self._run_cache: dict[str, RunRecord] = {}
         # a server or a networked database: requests wait on I/O, so concurrency pays off
-        scheme = urllib.parse.urlsplit(tracking_uri).scheme.lower()
         self._remote_store = scheme not in ("", "file", "sqlite")
 
     # ----------------------------------------------------------------- public API
@@ -163,6 +173,10 @@ class StoreReader:
                     # MLflow creates "Default" in every store; it only breaks the naming
                     # convention once someone logs into it.
                     continue
+                if self.changed_since is not None and not (
+                    changed_at(exp.last_update_time, self.changed_since) or self._has_runs(exp)
+                ):
+                    continue  # neither it nor any of its runs changed since the last check
                 yield ExperimentRecord(
                     experiment_id=exp.experiment_id,
                     name=exp.name,
@@ -172,36 +186,27 @@ class StoreReader:
                 )
 
     def _has_runs(self, exp: Any) -> bool:
-        found = self.client.search_runs(
-            [exp.experiment_id],
-            filter_string=self._filter,
-            run_view_type=ViewType.ACTIVE_ONLY,
-            max_results=1,
+        return any(
+            list(
+                self.client.search_runs(
+                    [exp.experiment_id],
+                    filter_string=filter_string,
+                    run_view_type=ViewType.ACTIVE_ONLY,
+                    max_results=1,
+                )
+            )
+            for filter_string in self._run_filters()
         )
-        return bool(list(found))
 
     def iter_runs(self, experiment: ExperimentRecord) -> Iterator[RunRecord]:
         """The experiment's active runs in scope, newest first, a page at a time. Against a server
         (or networked database) the next page is fetched while this one's artifacts are read on
         the pool; against sqlite and local artifacts, threads would only contend for the GIL."""
-
-        def fetch(token: str | None) -> Any:
-            return self.client.search_runs(
-                [experiment.experiment_id],
-                filter_string=self._filter,
-                run_view_type=ViewType.ACTIVE_ONLY,
-                max_results=self.page_size,
-                order_by=["attributes.start_time DESC"],  # what ModelsByRun relies on
-                page_token=token,
-            )
-
         models_by_run = ModelsByRun(self._model_stream(experiment.experiment_id))
-        page = fetch(None)
-        while True:
-            runs = list(page)
-            upcoming: Future[Any] | None = None
-            if page.token and self._pool is not None and self._remote_store:
-                upcoming = self._pool.submit(fetch, page.token)
+        run_pages = self._run_pages(experiment.experiment_id)
+        if self._pool is not None and self._remote_store:
+            run_pages = prefetched(run_pages, self._pool.submit)
+        for runs in run_pages:
             models = models_by_run.take(runs)
             io_bound = self._remote_store or any(
                 local_path(r.info.artifact_uri) is None for r in runs
@@ -211,9 +216,38 @@ class StoreReader:
                 if record.run_id in self._wanted_runs:
                     self._run_cache[record.run_id] = record
                 yield record
-            if not page.token:
-                return
-            page = upcoming.result() if upcoming is not None else fetch(page.token)
+
+    def _run_filters(self) -> list[str]:
+        """The scope's filter; for an incremental check, split in two (MLflow's filters have no
+        OR): runs started since, then runs started before but ended since. Newest first still."""
+        if self.changed_since is None:
+            return [self._filter]
+        since = int(self.changed_since.timestamp() * 1000)
+        return [
+            and_filter(self._filter, f"attributes.start_time >= {since}"),
+            and_filter(
+                self._filter,
+                f"attributes.start_time < {since}",
+                f"attributes.end_time >= {since}",
+            ),
+        ]
+
+    def _run_pages(self, experiment_id: str) -> Iterator[list[Any]]:
+        def fetch(filter_string: str, token: str | None) -> Any:
+            return self.client.search_runs(
+                [experiment_id],
+                filter_string=filter_string,
+                run_view_type=ViewType.ACTIVE_ONLY,
+                max_results=self.page_size,
+                order_by=["attributes.start_time DESC"],  # what ModelsByRun relies on
+                page_token=token,
+            )
+
+        for filter_string in self._run_filters():
+            if self._http:  # a server pages by offset: windows of start time instead
+                yield from window_pages(fetch, filter_string)
+            else:
+                yield from pages(partial(fetch, filter_string))
 
     def iter_registered_models(self) -> Iterator[RegisteredModelRecord]:
         """Every registered model (prompts excluded) with all its versions and aliases."""
@@ -235,6 +269,10 @@ class StoreReader:
             records = iter(list(self._map(self._version_record, flat)))
             for rm, versions in zip(page, version_lists, strict=True):
                 version_records = tuple(next(records) for _ in versions)
+                if self.changed_since is not None and not model_changed(
+                    rm.last_updated_timestamp, version_records, self.changed_since
+                ):
+                    continue
                 yield RegisteredModelRecord(
                     name=rm.name,
                     tags=dict(rm.tags or {}),
@@ -258,7 +296,16 @@ class StoreReader:
         info, data = run.info, run.data
         tags = dict(data.tags or {})
         logged = [self._logged_model_record(m) for m in models]
-        logged.extend(self._mlflow2_models(info, tags))
+        logged.extend(
+            mlflow2_models(
+                info.run_id,
+                info.experiment_id,
+                info.artifact_uri,
+                tags,
+                self.tracking_uri,
+                self.artifacts_server,
+            )
+        )
         requirements, unreadable = has_requirements(
             info.artifact_uri, self.tracking_uri, self.artifacts_server
         )
@@ -319,55 +366,16 @@ class StoreReader:
             return []
 
     def _logged_model_record(self, model: Any) -> LoggedModelRecord:
-        doc, unreadable = read_mlmodel(
-            model.artifact_location, self.tracking_uri, self.artifacts_server
-        )
-        signature, example, flavors = model_facts(doc)
-        return LoggedModelRecord(
+        return logged_model_record(
             model_id=model.model_id,
             experiment_id=model.experiment_id,
             run_id=model.source_run_id,
             name=model.name,
-            has_signature=signature,
-            has_input_example=example,
-            flavors=flavors,
-            tags=dict(model.tags or {}),
-            unreadable=unreadable,
+            artifact_location=model.artifact_location,
+            tags=model.tags or {},
+            tracking_uri=self.tracking_uri,
+            artifacts_server=self.artifacts_server,
         )
-
-    def _mlflow2_models(self, info: Any, tags: dict[str, str]) -> list[LoggedModelRecord]:
-        """Models logged MLflow 2 style (an ``MLmodel`` among the run's artifacts), found through
-        the run's ``mlflow.log-model.history`` tag so that runs without it cost nothing."""
-        try:
-            history = json.loads(tags.get(_LOG_MODEL_HISTORY_TAG) or "[]")
-        except ValueError:
-            return []
-        records: list[LoggedModelRecord] = []
-        for entry in history if isinstance(history, list) else []:
-            path = entry.get("artifact_path") if isinstance(entry, dict) else None
-            if not isinstance(path, str) or not path:
-                continue
-            doc, unreadable = read_mlmodel(
-                f"{info.artifact_uri.rstrip('/')}/{path.strip('/')}",
-                self.tracking_uri,
-                self.artifacts_server,
-            )
-            signature, example, flavors = model_facts(doc)
-            if not flavors and isinstance(entry.get("flavors"), dict):
-                flavors = tuple(sorted(entry["flavors"]))
-            records.append(
-                LoggedModelRecord(
-                    model_id=f"runs:/{info.run_id}/{path.strip('/')}",
-                    experiment_id=info.experiment_id,
-                    run_id=info.run_id,
-                    name=path.strip("/"),
-                    has_signature=signature,
-                    has_input_example=example,
-                    flavors=flavors,
-                    unreadable=unreadable,
-                )
-            )
-        return records
 
     # ----------------------------------------------------------------- registry
 

@@ -1,0 +1,580 @@
+"""Read a database-backed MLflow store with plain SQL: the same records as ``StoreReader``.
+
+For ``sqlite:``, ``postgresql:`` and ``mysql:`` tracking URIs whose schema revision is tested
+(``sql_schema.TESTED_REVISIONS``). MLflow's client costs a query per table per page of 1,000
+runs and pages by OFFSET, so a full audit of a large store re-sorts it once per page. Here:
+
+* the store's runs come from one ordered query, streamed (a server-side cursor on PostgreSQL),
+  never re-run and never offset; memory is bounded by ``page_size`` rows;
+* their tags, params, metric keys and logged models are fetched by key, one query per table per
+  page of runs (the ``run_uuid`` and ``source_run_id`` indexes MLflow keeps);
+* the registry is paged by name (keyset, on its primary key), a few queries per 100 models.
+
+The output is record for record what ``StoreReader`` yields on the same store, in the same order:
+experiments as MLflow lists them (newest first), each followed by its runs (newest first, ties by
+run id), then the registered models by name with their versions newest-updated first. The
+parity tests in ``tests/test_sql_reader.py`` hold the two to that. Artifact facts are read by the
+same functions as the client path, on the same bounded pool.
+
+Nothing here writes: see ``sql_schema.open_readonly``. MLflow's ``SqlAlchemyStore`` is never
+constructed (it would insist on its exact revision and create tables in an empty database).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from fnmatch import fnmatchcase
+from itertools import groupby
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from pytest_mlflow_guard.config import Scope
+from pytest_mlflow_guard.errors import GuardError, environment_error
+from pytest_mlflow_guard.mlflow_io.artifacts import (
+    has_requirements,
+    local_path,
+    model_facts,
+    read_mlmodel,
+)
+from pytest_mlflow_guard.mlflow_io.model_records import logged_model_record, mlflow2_models
+from pytest_mlflow_guard.mlflow_io.paging import (
+    changed_at,
+    generated_run_name,
+    model_changed,
+    to_utc,
+)
+from pytest_mlflow_guard.mlflow_io.scope import since_datetime
+from pytest_mlflow_guard.mlflow_io.sql_schema import T
+from pytest_mlflow_guard.records import (
+    ExperimentRecord,
+    ModelVersionRecord,
+    Record,
+    RegisteredModelRecord,
+    RunRecord,
+)
+from pytest_mlflow_guard.redact import redact_text
+from pytest_mlflow_guard.vocabulary import MLFLOW_PROMPT_TAG, RUN_STATUSES
+
+__all__ = ["SqlStoreReader"]
+
+X = TypeVar("X")
+#: a result row, read by column name (SQLAlchemy 2.1 types ``Row`` by every column's type)
+DbRow = Any
+_DEFAULT_EXPERIMENT_ID = "0"
+_DEFAULT_WORKSPACE = "default"
+_REGISTRY_PAGE = 100
+_IN_LIMIT = 900  # ids per IN list: below every backend's bound-parameter limit
+
+
+def _chunks(items: Iterable[X], size: int) -> Iterator[list[X]]:
+    chunk: list[X] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+class SqlStoreReader:
+    """Streams the records of one database-backed store, read with SQL (see the module doc)."""
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        engine: Engine,
+        scope: Scope | None = None,
+        *,
+        max_workers: int = 8,
+        page_size: int = 2000,
+        now: datetime | None = None,
+        include_registry: bool = True,
+        artifacts_server: str | None = None,
+        changed_since: datetime | None = None,
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.engine = engine
+        self.scope = scope or Scope()
+        self.max_workers = max(1, max_workers)
+        self.page_size = max(1, page_size)
+        self.include_registry = include_registry
+        self.artifacts_server = artifacts_server
+        self.changed_since = changed_since
+        self._since = since_datetime(self.scope.since, now)
+        self._statuses = tuple(s.upper() for s in self.scope.statuses)
+        bad = [s for s in self._statuses if s not in RUN_STATUSES]
+        if bad:  # the same error as the client path's filter
+            from pytest_mlflow_guard.mlflow_io.scope import run_filter
+
+            run_filter(self.scope, now)
+        self._pool: ThreadPoolExecutor | None = None
+        self._names: dict[str, str] = {}  # every experiment's name, deleted ones too
+        self._wanted: set[str] = set()  # run ids model versions name
+        self._cache: dict[str, RunRecord] = {}
+        self._artifact_uris: dict[str, str] = {}  # run id -> artifact location (runs:/ URIs)
+        self._remote = urllib.parse.urlsplit(tracking_uri).scheme.lower() not in ("", "sqlite")
+
+    # ----------------------------------------------------------------- public API
+
+    def iter_records(self) -> Iterator[Record]:
+        """Every in-scope experiment then its runs, then every registered model (with versions).
+        A database error surfaces as ``GuardError`` naming the (redacted) store."""
+        try:
+            with (
+                ThreadPoolExecutor(self.max_workers, thread_name_prefix="mlflow-guard") as pool,
+                self.engine.connect() as conn,
+            ):
+                self._pool = pool
+                try:
+                    self._names = {
+                        str(i): n
+                        for i, n in conn.execute(
+                            sa.select(T.experiments.c.experiment_id, T.experiments.c.name)
+                        )
+                    }
+                    if self.include_registry:
+                        self._wanted = self._version_run_ids(conn)
+                    yield from self._experiments_and_runs(conn)
+                    if self.include_registry:
+                        yield from self._registered_models(conn)
+                finally:
+                    self._pool = None
+                    self._wanted, self._cache, self._artifact_uris = set(), {}, {}
+        except sa.exc.SQLAlchemyError as exc:
+            where = redact_text(self.tracking_uri)
+            raise GuardError(f"reading {where} failed: {environment_error(exc)}") from exc
+
+    # ----------------------------------------------------------------- experiments and runs
+
+    def _experiments(self, conn: sa.Connection) -> list[DbRow]:
+        e = T.experiments
+        query = (
+            sa.select(e.c.experiment_id, e.c.name, e.c.creation_time, e.c.last_update_time)
+            .where(e.c.lifecycle_stage == "active")
+            .where(sa.or_(e.c.workspace.is_(None), e.c.workspace == _DEFAULT_WORKSPACE))
+            .order_by(e.c.creation_time.desc(), e.c.experiment_id.asc())
+        )
+        globs = self.scope.experiments
+        return [
+            row
+            for row in conn.execute(query)
+            if not globs or any(fnmatchcase(row.name, g) for g in globs)
+        ]
+
+    def _run_clauses(self) -> list[sa.ColumnElement[bool]]:
+        r = T.runs
+        clauses: list[sa.ColumnElement[bool]] = [r.c.lifecycle_stage == "active"]
+        if self._since is not None:
+            clauses.append(r.c.start_time >= _ms(self._since))
+        if self._statuses:
+            clauses.append(r.c.status.in_(sorted(set(self._statuses))))
+        if self.changed_since is not None:
+            since = _ms(self.changed_since)
+            clauses.append(sa.or_(r.c.start_time >= since, r.c.end_time >= since))
+        return clauses
+
+    def _experiments_and_runs(self, conn: sa.Connection) -> Iterator[Record]:
+        experiments = self._experiments(conn)
+        tags = self._experiment_tags(conn, [str(row.experiment_id) for row in experiments])
+        r, e = T.runs, T.experiments
+        query = (
+            sa.select(
+                r.c.run_uuid,
+                r.c.experiment_id,
+                r.c.name,
+                r.c.status,
+                r.c.start_time,
+                r.c.end_time,
+                r.c.artifact_uri,
+            )
+            .join(e, e.c.experiment_id == r.c.experiment_id)
+            .where(*self._run_clauses())
+            .where(e.c.lifecycle_stage == "active")
+            .where(sa.or_(e.c.workspace.is_(None), e.c.workspace == _DEFAULT_WORKSPACE))
+            # the order MLflow lists experiments and then each one's runs in
+            .order_by(
+                e.c.creation_time.desc(),
+                e.c.experiment_id.asc(),
+                r.c.start_time.desc(),
+                r.c.run_uuid.asc(),
+            )
+        )
+        if self.scope.experiments and len(experiments) <= _IN_LIMIT:
+            query = query.where(r.c.experiment_id.in_([row.experiment_id for row in experiments]))
+        # one query for every run of the store, streamed: a server-side cursor on PostgreSQL
+        # and MySQL, SQLite's own lazy stepping otherwise
+        streamed = conn.execution_options(stream_results=True, yield_per=self.page_size)
+        rows = (row for part in streamed.execute(query).partitions() for row in part)
+        groups = groupby(rows, key=lambda row: str(row.experiment_id))
+        group = next(groups, None)
+        selected = {str(row.experiment_id) for row in experiments}
+        for exp in experiments:
+            exp_id = str(exp.experiment_id)
+            # the stream is in the experiments' order; groups of experiments the globs left
+            # out (when no IN list narrowed the query) are passed over
+            while group is not None and group[0] not in selected:
+                group = next(groups, None)
+            runs = group[1] if group is not None and group[0] == exp_id else iter(())
+            first = next(runs, None)
+            if first is None:
+                if exp_id == _DEFAULT_EXPERIMENT_ID:
+                    continue  # "Default" breaks no convention until someone logs into it
+                if self.changed_since is not None and not changed_at(
+                    exp.last_update_time, self.changed_since
+                ):
+                    continue  # neither it nor any of its runs changed since the last check
+            yield ExperimentRecord(
+                experiment_id=exp_id,
+                name=exp.name,
+                tags=tags.get(exp_id, {}),
+                lifecycle_stage="active",
+                creation_time=to_utc(exp.creation_time),
+            )
+            if first is None:
+                continue
+            for page in _chunks(_prepend(first, runs), self.page_size):
+                for record in self._run_records(conn, page):
+                    if record.run_id in self._wanted:
+                        self._cache[record.run_id] = record
+                    yield record
+            group = next(groups, None)
+
+    def _experiment_tags(
+        self, conn: sa.Connection, ids: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        t = T.experiment_tags
+        found: dict[str, dict[str, str]] = {}
+        for chunk in _chunks(ids, _IN_LIMIT):
+            query = sa.select(t.c.experiment_id, t.c.key, t.c.value).where(
+                t.c.experiment_id.in_([int(i) for i in chunk])
+            )
+            for exp_id, key, value in conn.execute(query):
+                found.setdefault(str(exp_id), {})[key] = value
+        return found
+
+    def _children(
+        self, conn: sa.Connection, table: sa.TableClause, ids: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        values = table.c.value if "value" in table.c else sa.null()
+        query = sa.select(table.c.run_uuid, table.c.key, values).where(table.c.run_uuid.in_(ids))
+        found: dict[str, dict[str, str]] = {}
+        for run_id, key, value in conn.execute(query):
+            found.setdefault(run_id, {})[key] = value
+        return found
+
+    def _run_records(self, conn: sa.Connection, rows: Sequence[DbRow]) -> list[RunRecord]:
+        """The records of a page of run rows: a query per child table for the whole page."""
+        tags: dict[str, dict[str, str]] = {}
+        params: dict[str, dict[str, str]] = {}
+        metrics: dict[str, dict[str, str]] = {}
+        models: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
+        for chunk in _chunks(rows, _IN_LIMIT):
+            ids = [row.run_uuid for row in chunk]
+            tags.update(self._children(conn, T.tags, ids))
+            params.update(self._children(conn, T.params, ids))
+            metrics.update(self._children(conn, T.latest_metrics, ids))
+            for run_id, found in self._logged_models(conn, ids).items():
+                models.setdefault(run_id, []).extend(found)
+
+        def build(row: DbRow) -> RunRecord:
+            return self._run_record(
+                row,
+                tags.get(row.run_uuid, {}),
+                params.get(row.run_uuid, {}),
+                frozenset(metrics.get(row.run_uuid, ())),
+                models.get(row.run_uuid, []),
+            )
+
+        io_bound = self._remote or any(local_path(row.artifact_uri or "") is None for row in rows)
+        return list(self._map(build, rows) if io_bound else map(build, rows))
+
+    def _logged_models(
+        self, conn: sa.Connection, run_ids: Sequence[str]
+    ) -> dict[str, list[tuple[DbRow, dict[str, str]]]]:
+        """MLflow 3 LoggedModels of these runs (logged in the run's own experiment, not deleted),
+        in MLflow's listing order: newest first, ties by model id."""
+        m, r, t = T.logged_models, T.runs, T.logged_model_tags
+        query = (
+            sa.select(
+                m.c.model_id, m.c.experiment_id, m.c.name, m.c.artifact_location, m.c.source_run_id
+            )
+            .join(r, r.c.run_uuid == m.c.source_run_id)
+            .where(m.c.source_run_id.in_(run_ids))
+            .where(m.c.experiment_id == r.c.experiment_id)
+            .where(m.c.lifecycle_stage != "deleted")
+            .order_by(
+                sa.case((m.c.creation_timestamp_ms.is_(None), 1), else_=0).asc(),
+                m.c.creation_timestamp_ms.desc(),
+                m.c.model_id.asc(),
+            )
+        )
+        rows = list(conn.execute(query))
+        model_tags: dict[str, dict[str, str]] = {}
+        for chunk in _chunks([row.model_id for row in rows], _IN_LIMIT):
+            q = sa.select(t.c.model_id, t.c.tag_key, t.c.tag_value).where(t.c.model_id.in_(chunk))
+            for model_id, key, value in conn.execute(q):
+                model_tags.setdefault(model_id, {})[key] = value
+        found: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
+        for row in rows:
+            found.setdefault(row.source_run_id, []).append((row, model_tags.get(row.model_id, {})))
+        return found
+
+    def _run_record(
+        self,
+        row: DbRow,
+        tags: dict[str, str],
+        params: dict[str, str],
+        metric_keys: frozenset[str],
+        models: Sequence[tuple[DbRow, dict[str, str]]],
+    ) -> RunRecord:
+        experiment_id = str(row.experiment_id)
+        artifact_uri = row.artifact_uri or ""
+        logged = [
+            logged_model_record(
+                model_id=m.model_id,
+                experiment_id=str(m.experiment_id),
+                run_id=m.source_run_id,
+                name=m.name,
+                artifact_location=m.artifact_location,
+                tags=model_tags,
+                tracking_uri=self.tracking_uri,
+                artifacts_server=self.artifacts_server,
+            )
+            for m, model_tags in models
+        ]
+        logged.extend(
+            mlflow2_models(
+                row.run_uuid,
+                experiment_id,
+                artifact_uri,
+                tags,
+                self.tracking_uri,
+                self.artifacts_server,
+            )
+        )
+        requirements, unreadable = has_requirements(
+            artifact_uri, self.tracking_uri, self.artifacts_server
+        )
+        return RunRecord(
+            run_id=row.run_uuid,
+            experiment_id=experiment_id,
+            experiment_name=self._names.get(experiment_id, ""),
+            run_name=row.name,
+            status=str(row.status),
+            start_time=to_utc(row.start_time),
+            end_time=to_utc(row.end_time),
+            tags=tags,
+            params=params,
+            metric_keys=metric_keys,
+            has_requirements=requirements,
+            requirements_unreadable=unreadable,
+            logged_models=tuple(logged),
+            name_generated=generated_run_name(row.name),
+        )
+
+    def _map(self, fn: Callable[[Any], X], items: Sequence[Any]) -> Iterable[X]:
+        if self._pool is None or len(items) < 2:
+            return map(fn, items)
+        return self._pool.map(fn, items)
+
+    # ----------------------------------------------------------------- registry
+
+    def _version_run_ids(self, conn: sa.Connection) -> set[str]:
+        v = T.model_versions
+        query = sa.select(v.c.run_id, v.c.source).where(v.c.workspace == _DEFAULT_WORKSPACE)
+        return {run_id for row in conn.execute(query) if (run_id := _version_run_id(row))}
+
+    def _registered_models(self, conn: sa.Connection) -> Iterator[RegisteredModelRecord]:
+        """Registered models by name, a keyset page at a time (prompts excluded)."""
+        rm, tags = T.registered_models, T.registered_model_tags
+        prompts = (
+            sa.select(tags.c.name)
+            .where(tags.c.workspace == _DEFAULT_WORKSPACE)
+            .where(tags.c.key == MLFLOW_PROMPT_TAG, tags.c.value == "true")
+        )
+        last: str | None = None
+        while True:
+            query = (
+                sa.select(rm.c.name, rm.c.last_updated_time)
+                .where(rm.c.workspace == _DEFAULT_WORKSPACE)
+                .where(rm.c.name.not_in(prompts))
+                .order_by(rm.c.name.asc())
+                .limit(_REGISTRY_PAGE)
+            )
+            if last is not None:
+                query = query.where(rm.c.name > last)
+            page = list(conn.execute(query))
+            if not page:
+                return
+            last = page[-1].name
+            yield from self._model_page(conn, page)
+            if len(page) < _REGISTRY_PAGE:
+                return
+
+    def _model_page(
+        self, conn: sa.Connection, page: Sequence[DbRow]
+    ) -> Iterator[RegisteredModelRecord]:
+        names = [row.name for row in page]
+        rm_tags = self._keyed(conn, T.registered_model_tags, names)
+        aliases: dict[str, dict[str, list[str]]] = {}
+        a = T.registered_model_aliases
+        query = sa.select(a.c.name, a.c.alias, a.c.version).where(
+            a.c.workspace == _DEFAULT_WORKSPACE, a.c.name.in_(names)
+        )
+        for name, alias, version in conn.execute(query):
+            aliases.setdefault(name, {}).setdefault(str(version), []).append(alias)
+        v, vt = T.model_versions, T.model_version_tags
+        query = (
+            sa.select(v)
+            .where(v.c.workspace == _DEFAULT_WORKSPACE, v.c.name.in_(names))
+            # MLflow's default version order: last updated first, then name, then newest
+            .order_by(v.c.last_updated_time.desc(), v.c.name.asc(), v.c.version.desc())
+        )
+        versions = list(conn.execute(query))
+        version_tags: dict[tuple[str, str], dict[str, str]] = {}
+        tag_query = sa.select(vt.c.name, vt.c.version, vt.c.key, vt.c.value).where(
+            vt.c.workspace == _DEFAULT_WORKSPACE, vt.c.name.in_(names)
+        )
+        for name, version, key, value in conn.execute(tag_query):
+            version_tags.setdefault((name, str(version)), {})[key] = value
+        self._fetch_source_runs(conn, versions)
+        items = [
+            (mv, tuple(sorted(aliases.get(mv.name, {}).get(str(mv.version), []))))
+            for mv in versions
+        ]
+        records = list(self._map(lambda item: self._version_record(item, version_tags), items))
+        by_model: dict[str, list[ModelVersionRecord]] = {}
+        for record in records:
+            by_model.setdefault(record.name, []).append(record)
+        for row in page:
+            model_versions = tuple(by_model.get(row.name, ()))
+            if self.changed_since is not None and not model_changed(
+                row.last_updated_time, model_versions, self.changed_since
+            ):
+                continue
+            yield RegisteredModelRecord(
+                name=row.name,
+                tags=rm_tags.get(row.name, {}),
+                aliases={alias: mv.version for mv in model_versions for alias in mv.aliases},
+                versions=model_versions,
+            )
+
+    def _keyed(
+        self, conn: sa.Connection, table: sa.TableClause, names: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        query = sa.select(table.c.name, table.c.key, table.c.value).where(
+            table.c.workspace == _DEFAULT_WORKSPACE, table.c.name.in_(names)
+        )
+        found: dict[str, dict[str, str]] = {}
+        for name, key, value in conn.execute(query):
+            found.setdefault(name, {})[key] = value
+        return found
+
+    def _fetch_source_runs(self, conn: sa.Connection, versions: Sequence[DbRow]) -> None:
+        """What the page's versions need of runs, in one go: the records of source runs the
+        runs pass did not see (out of scope, or deleted: then they stay out of the cache and
+        the version's run is missing), and the artifact location of every run a ``runs:/``
+        download URI names."""
+        sources = {run_id for mv in versions if (run_id := _version_run_id(mv))}
+        uris = {run_id for mv in versions if (run_id := _runs_uri_run(_download_uri(mv)))}
+        wanted = (sources - set(self._cache)) | (uris - set(self._artifact_uris))
+        r = T.runs
+        for chunk in _chunks(sorted(wanted), _IN_LIMIT):
+            query = sa.select(
+                r.c.run_uuid,
+                r.c.experiment_id,
+                r.c.name,
+                r.c.status,
+                r.c.start_time,
+                r.c.end_time,
+                r.c.artifact_uri,
+                r.c.lifecycle_stage,
+            ).where(r.c.run_uuid.in_(chunk))
+            rows = list(conn.execute(query))
+            for row in rows:
+                self._artifact_uris[row.run_uuid] = row.artifact_uri or ""
+            fetch = [
+                row
+                for row in rows
+                if row.lifecycle_stage != "deleted"
+                and row.run_uuid in sources
+                and row.run_uuid not in self._cache
+            ]
+            for record in self._run_records(conn, fetch):
+                self._cache[record.run_id] = record
+
+    def _version_record(
+        self,
+        item: tuple[DbRow, tuple[str, ...]],
+        version_tags: dict[tuple[str, str], dict[str, str]],
+    ) -> ModelVersionRecord:
+        mv, aliases = item
+        run_id = _version_run_id(mv)
+        source_run = self._cache.get(run_id) if run_id else None
+        uri = _download_uri(mv)
+        resolved = self._resolve(uri)
+        if resolved is None:
+            has_signature = None
+            unreadable: str | None = redact_text(f"no download URI for the version: {uri}")
+        else:
+            doc, unreadable = read_mlmodel(resolved, self.tracking_uri, self.artifacts_server)
+            has_signature = model_facts(doc)[0]
+        return ModelVersionRecord(
+            name=mv.name,
+            version=str(mv.version),
+            stage=mv.current_stage or "None",
+            aliases=aliases,
+            run_id=run_id,
+            source=mv.source or "",
+            has_signature=has_signature,
+            tags=version_tags.get((mv.name, str(mv.version)), {}),
+            creation_time=to_utc(mv.creation_time),
+            last_updated_time=to_utc(mv.last_updated_time),
+            source_run=source_run,
+            source_run_missing=bool(run_id) and source_run is None,
+            signature_unreadable=unreadable,
+        )
+
+    def _resolve(self, uri: str) -> str | None:
+        """A ``runs:/`` download URI as the run's artifact location (what MLflow's repository
+        would ask the tracking store for); None when there is no location to read."""
+        run_id = _runs_uri_run(uri)
+        if run_id is None:
+            return uri or None
+        artifact_uri = self._artifact_uris.get(run_id)
+        if not artifact_uri:
+            return None
+        path = uri[len("runs:/") :].lstrip("/").split("/", 1)
+        return f"{artifact_uri.rstrip('/')}/{path[1]}" if len(path) > 1 else artifact_uri
+
+
+def _prepend(first: X, rest: Iterator[X]) -> Iterator[X]:
+    yield first
+    yield from rest
+
+
+def _download_uri(mv: DbRow) -> str:
+    """What MLflow's ``get_model_version_download_uri`` answers for the version."""
+    return str(mv.storage_location or mv.source or "")
+
+
+def _runs_uri_run(uri: str) -> str | None:
+    if not uri.startswith("runs:/"):
+        return None
+    return uri[len("runs:/") :].lstrip("/").split("/", 1)[0] or None
+
+
+def _version_run_id(mv: DbRow) -> str | None:
+    """As ``paging.version_run_id``: the ``run_id`` column, else the run of a ``runs:/``
+    source."""
+    return str(mv.run_id) if mv.run_id else _runs_uri_run(mv.source or "")

@@ -1,0 +1,181 @@
+"""MLflow's tables as the SQL reader sees them: read-only connections and the tested revisions.
+
+MLflow's schema is internal and changes with its releases. The SQL reader therefore names only
+the columns it reads (lightweight ``sqlalchemy.table`` constructs: no ``MetaData``, so nothing
+here can create a table), and is used only on a database whose alembic revision is one it was
+tested on. Any other revision is read through MLflow's client instead.
+
+Connections are read-only at the database's own level where it has one (SQLite ``mode=ro``,
+PostgreSQL and MySQL read-only transactions), so a user with SELECT alone is enough, and a read
+replica works.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from pytest_mlflow_guard.errors import GuardError
+from pytest_mlflow_guard.mlflow_io.uris import sqlite_path
+from pytest_mlflow_guard.redact import redact_text
+
+__all__ = [
+    "DATABASE_SCHEMES",
+    "TESTED_REVISIONS",
+    "T",
+    "is_database_uri",
+    "open_readonly",
+    "require_driver",
+    "revision",
+]
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+#: alembic revisions of MLflow's schema the SQL reader's parity tests ran on, and the release
+#: that brought each. Add one only after ``tests/test_sql_reader.py`` passed on it.
+TESTED_REVISIONS = {"dc11669786a5": "MLflow 3.17"}
+
+
+def _t(name: str, *columns: str) -> sa.TableClause:
+    return sa.table(name, *(sa.column(c) for c in columns))
+
+
+class T:
+    """The tables and columns read (nothing else of MLflow's schema is assumed)."""
+
+    experiments = _t(
+        "experiments",
+        "experiment_id",
+        "name",
+        "lifecycle_stage",
+        "creation_time",
+        "last_update_time",
+        "workspace",
+    )
+    experiment_tags = _t("experiment_tags", "experiment_id", "key", "value")
+    runs = _t(
+        "runs",
+        "run_uuid",
+        "experiment_id",
+        "name",
+        "status",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "lifecycle_stage",
+    )
+    tags = _t("tags", "run_uuid", "key", "value")
+    params = _t("params", "run_uuid", "key", "value")
+    latest_metrics = _t("latest_metrics", "run_uuid", "key")
+    logged_models = _t(
+        "logged_models",
+        "model_id",
+        "experiment_id",
+        "name",
+        "artifact_location",
+        "creation_timestamp_ms",
+        "lifecycle_stage",
+        "source_run_id",
+    )
+    logged_model_tags = _t("logged_model_tags", "model_id", "tag_key", "tag_value")
+    registered_models = _t("registered_models", "name", "workspace", "last_updated_time")
+    registered_model_tags = _t("registered_model_tags", "name", "workspace", "key", "value")
+    registered_model_aliases = _t(
+        "registered_model_aliases", "name", "workspace", "alias", "version"
+    )
+    model_versions = _t(
+        "model_versions",
+        "name",
+        "workspace",
+        "version",
+        "creation_time",
+        "last_updated_time",
+        "current_stage",
+        "source",
+        "run_id",
+        "storage_location",
+    )
+    model_version_tags = _t("model_version_tags", "name", "workspace", "version", "key", "value")
+
+
+def is_database_uri(uri: str) -> bool:
+    scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    return scheme.split("+", 1)[0] in DATABASE_SCHEMES
+
+
+def require_driver(uri: str) -> None:
+    """A clear error when the database driver SQLAlchemy will pick for ``uri`` is missing.
+
+    SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3: a user who installed only
+    ``psycopg2-binary`` (what most guides still say) would otherwise get a bare
+    ``ModuleNotFoundError: No module named 'psycopg'`` from deep inside MLflow.
+    """
+    try:
+        url = make_url(uri)
+        driver = url.get_dialect().driver
+    except ImportError as exc:
+        driver = getattr(exc, "name", None) or str(exc)
+    except Exception:
+        return  # not a URL SQLAlchemy knows: the store's own error says more
+    module = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pymysql": "pymysql"}.get(driver)
+    if module is None or importlib.util.find_spec(module) is not None:
+        return
+    shown = redact_text(uri)
+    if module == "psycopg":
+        hint = "pip install 'pytest-mlflow-guard[postgres]' (psycopg 3)"
+        if importlib.util.find_spec("psycopg2") is not None:
+            hint += ", or name the driver you have: postgresql+psycopg2://..."
+        raise GuardError(
+            f"tracking URI {shown}: SQLAlchemy {sa.__version__} reads postgresql:// URIs with "
+            f"the psycopg 3 driver, which is not installed: {hint}"
+        )
+    raise GuardError(f"tracking URI {shown}: the {module} driver is not installed")
+
+
+def _readonly_url(uri: str) -> tuple[str, dict[str, Any]]:
+    """The URL to connect with and ``connect_args`` that make the connection read-only."""
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_path(uri)
+        if path is not None:
+            return f"sqlite:///{Path(path).resolve().as_uri()}?mode=ro&uri=true", {}
+        database = url.database or ""
+        if database.startswith("file:") and url.query.get("uri") == "true":
+            # SQLAlchemy's URI form (sqlite:///file:PATH?...&uri=true): made read-only too
+            return url.update_query_dict({"mode": "ro"}).render_as_string(False), {}
+        raise GuardError(f"{redact_text(uri)}: the SQL reader needs a sqlite database file")
+    if backend == "postgresql":
+        return uri, {"options": "-c default_transaction_read_only=on"}
+    return uri, {}
+
+
+def open_readonly(uri: str) -> Engine:
+    """An engine on ``uri`` whose sessions cannot write. Connecting is left to the first query."""
+    require_driver(uri)
+    target, connect_args = _readonly_url(uri)
+    engine = sa.create_engine(target, connect_args=connect_args, poolclass=sa.pool.NullPool)
+    if engine.dialect.name == "mysql":
+
+        @sa.event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.close()
+
+    return engine
+
+
+def revision(connection: sa.Connection) -> str | None:
+    """The store's alembic revision, or None when it has no ``alembic_version`` table."""
+    try:
+        rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    except sa.exc.DBAPIError:
+        connection.rollback()
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
