@@ -17,7 +17,7 @@ from pathlib import Path
 from pytest_mlflow_guard.display import clean
 from pytest_mlflow_guard.errors import GuardError, environment_error
 from pytest_mlflow_guard.redact import redact_text
-from pytest_mlflow_guard.vocabulary import ENV_MLFLOW_TRACKING_URI
+from pytest_mlflow_guard.vocabulary import ENV_MLFLOW_TRACKING_URI, READERS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -92,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--workers", type=_positive_int, default=8, help="concurrent artifact reads (>= 1)"
+    )
+    check.add_argument(
+        "--reader",
+        choices=READERS,
+        help="how to read the store: sql (a database URI, read-only SQL), api (MLflow's "
+        "client), auto (sql where the schema revision is tested; default: reader in the config)",
+    )
+    check.add_argument(
+        "--since-last",
+        metavar="STATE_FILE",
+        help="check only what changed since the check recorded in STATE_FILE, then record this "
+        "one there (a missing file means a full check)",
     )
 
     rules = sub.add_parser("rules", help="list the rules, or explain one")
@@ -204,7 +216,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = [("--output", out) for _, out in pairs if out is not None]
     if args.write_baseline:
         targets.append(("--write-baseline", args.write_baseline))
+    if args.since_last:
+        targets.append(("--since-last", args.since_last))
     report_files.check_targets(targets, protected)
+    if args.since_last:  # an existing file that is not a state file is refused now, kept as is
+        from pytest_mlflow_guard.gate.state import load_since
+
+        load_since(args.since_last, "")
     options = CheckOptions(
         tracking_uri=args.tracking_uri,
         config_path=args.config,
@@ -218,6 +236,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=stderr_if_tty(),
         artifacts_server=args.artifacts_server,
+        reader=args.reader,
+        since_last=args.since_last,
     )
     report = run_check(options, write_baseline_to=args.write_baseline)
     for fmt, out in pairs:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ pytest_plugins = ["pytester"]
 # helpers live in a module with a unique name: example_project/tests has a conftest too, so
 # `from conftest import ...` could pick the wrong one
 from guard_testing import GUARDED_PYPROJECT, GuardedProject, git, running_server  # noqa: E402
+from postgres import PostgresServer, postgres_server  # noqa: E402
 from prefork import Zygote  # noqa: E402
 
 
@@ -166,6 +169,39 @@ def server_database(_server: tuple[str, Path]) -> str:
     """The sqlite URI of the database behind ``server`` (what a team's nightly job may read
     directly); its runs' artifacts are ``mlflow-artifacts:`` URIs only the server resolves."""
     return f"sqlite:///{_server[1] / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for this test worker (see tests/postgres.py)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(postgres: PostgresServer) -> str:
+    """A database MLflow migrated, copied for each store (migrating takes seconds). MLflow runs
+    in a child process so that no connection to it is left open: PostgreSQL copies a template
+    only while nobody is connected to it."""
+    postgres.psql("CREATE DATABASE mlflow_template")
+    migrate = (
+        "import sys, mlflow; mlflow.MlflowClient(tracking_uri=sys.argv[1]).search_experiments()"
+    )
+    subprocess.run(
+        [sys.executable, "-c", migrate, postgres.uri("mlflow_template")],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return "mlflow_template"
+
+
+@pytest.fixture
+def postgres_store(postgres: PostgresServer, _postgres_template: str) -> str:
+    """The URI of a new, migrated MLflow database on ``postgres``."""
+    name = f"store_{uuid.uuid4().hex[:16]}"
+    postgres.psql(f"CREATE DATABASE {name} TEMPLATE {_postgres_template}")
+    return postgres.uri(name)
 
 
 # The real cache, read before pytester points HOME at a temporary folder: every pytester session

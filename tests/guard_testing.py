@@ -106,15 +106,19 @@ def running_server(
     app_name: str | None = None,
     env: dict[str, str] | None = None,
     workers: int = 1,
+    backend_uri: str | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real `mlflow server` on 127.0.0.1 (sqlite backend, served artifacts) in ``root``,
-    optionally with ``--app-name`` and extra environment variables."""
-    shutil.copy(template, root / "mlflow.db")
+    """A real `mlflow server` on 127.0.0.1 (served artifacts) in ``root``: on a copy of the
+    sqlite ``template``, or on ``backend_uri`` (a PostgreSQL database, say). Optionally with
+    ``--app-name`` and extra environment variables."""
+    if backend_uri is None:
+        shutil.copy(template, root / "mlflow.db")
+        backend_uri = f"sqlite:///{root / 'mlflow.db'}"
     port = _free_port()
     log = (root / "server.log").open("wb")
     command = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        "--backend-store-uri", backend_uri,
         "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         *(("--app-name", app_name) if app_name else ()),

@@ -129,9 +129,9 @@ def postgres_server() -> Iterator[PostgresServer]:
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
+        start = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options]
         subprocess.run(
-            _as(user, [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options])
-            + ["-w", "-t", "60", "start"],
+            _as(user, [*start, "-w", "-t", "60", "start"]),
             check=True,
             capture_output=True,
             timeout=90,

@@ -8,12 +8,19 @@ same ``LoggedModelRecord``: an MLflow 3 LoggedModel from its row, an MLflow 2 mo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pytest_mlflow_guard.mlflow_io.artifacts import model_facts, read_mlmodel
 from pytest_mlflow_guard.records import LoggedModelRecord
+from pytest_mlflow_guard.redact import redact_text
 
-__all__ = ["LOG_MODEL_HISTORY_TAG", "logged_model_record", "mlflow2_models"]
+__all__ = [
+    "LOG_MODEL_HISTORY_TAG",
+    "logged_model_record",
+    "mlflow2_models",
+    "runs_uri_run",
+    "version_signature",
+]
 
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"  # MLflow 2 style models logged by the run
 
@@ -82,3 +89,33 @@ def mlflow2_models(
             )
         )
     return records
+
+
+def runs_uri_run(uri: str) -> str | None:
+    """The run id of a ``runs:/<run_id>/<path>`` URI, else None."""
+    if not uri.startswith("runs:/"):
+        return None
+    return uri[len("runs:/") :].lstrip("/").split("/", 1)[0] or None
+
+
+def version_signature(
+    download_uri: str,
+    artifact_uri_of: Callable[[str], str | None],
+    tracking_uri: str,
+    artifacts_server: str | None,
+) -> tuple[bool | None, str | None]:
+    """(has_signature, why unknown) of a model version from its download URI.
+
+    A ``runs:/`` URI is read from the run's artifact location (``artifact_uri_of(run_id)``, None
+    when the run cannot be found), as MLflow's own repository would: both readers resolve it
+    the same way, without constructing a tracking store for it."""
+    uri: str | None = download_uri
+    run_id = runs_uri_run(download_uri)
+    if run_id is not None:
+        base = artifact_uri_of(run_id)
+        rest = download_uri[len("runs:/") :].lstrip("/").split("/", 1)
+        uri = None if not base else f"{base.rstrip('/')}/{rest[1]}" if len(rest) > 1 else base
+    if not uri:
+        return None, redact_text(f"no download URI for the version: {download_uri!r}")
+    doc, unreadable = read_mlmodel(uri, tracking_uri, artifacts_server)
+    return model_facts(doc)[0], unreadable

@@ -182,7 +182,9 @@ def window_pages(fetch: Callable[[str, str | None], Any], base: str) -> Iterator
         lowest = runs[-1].info.start_time
         if lowest is None:
             return
+        at_lowest = {r.info.run_id for r in runs if r.info.start_time == lowest}
         if lowest == upper:  # a whole page at one start time: page through that instant
+            seen |= at_lowest
             same = and_filter(base, f"attributes.start_time = {upper}")
             for more in pages(lambda token, same=same: fetch(same, token)):  # type: ignore[misc]
                 rest = [r for r in more if r.info.run_id not in seen]
@@ -190,8 +192,7 @@ def window_pages(fetch: Callable[[str, str | None], Any], base: str) -> Iterator
                     yield rest
             upper, seen = lowest - 1, set()
             continue
-        seen = {r.info.run_id for r in runs if r.info.start_time == lowest}
-        upper = lowest
+        seen, upper = at_lowest, lowest
 
 
 def prefetched(pages: Iterator[T], submit: Callable[..., Any]) -> Iterator[T]:

@@ -33,10 +33,12 @@ from pytest_mlflow_guard.errors import GuardError
 from pytest_mlflow_guard.mlflow_io.artifacts import (
     has_requirements,
     local_path,
-    model_facts,
-    read_mlmodel,
 )
-from pytest_mlflow_guard.mlflow_io.model_records import logged_model_record, mlflow2_models
+from pytest_mlflow_guard.mlflow_io.model_records import (
+    logged_model_record,
+    mlflow2_models,
+    version_signature,
+)
 from pytest_mlflow_guard.mlflow_io.paging import (
     ModelsByRun,
     and_filter,
@@ -437,8 +439,9 @@ class StoreReader:
                 has_signature = None
                 unreadable = redact_text(f"no download URI for the version: {exc.message}")
             else:
-                doc, unreadable = read_mlmodel(uri, self.tracking_uri, self.artifacts_server)
-                has_signature = model_facts(doc)[0]
+                has_signature, unreadable = version_signature(
+                    uri, self._artifact_uri_of, self.tracking_uri, self.artifacts_server
+                )
         return ModelVersionRecord(
             name=mv.name,
             version=str(mv.version),
@@ -455,6 +458,12 @@ class StoreReader:
             signature_unreadable=unreadable,
             source_run_unreadable=run_unreadable,
         )
+
+    def _artifact_uri_of(self, run_id: str) -> str | None:
+        try:
+            return str(self.client.get_run(run_id).info.artifact_uri)
+        except MlflowException:
+            return None
 
     def source_run(self, run_id: str) -> tuple[RunRecord | None, bool, str | None]:
         """The record of one run, as a model version's source (see ``_source_run``)."""

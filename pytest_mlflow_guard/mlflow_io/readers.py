@@ -49,7 +49,6 @@ def open_reader(
         TESTED_REVISIONS,
         is_database_uri,
         open_readonly,
-        require_driver,
         revision,
     )
 
@@ -57,7 +56,7 @@ def open_reader(
         raise GuardError(f"{option} {mode!r}: expected one of {', '.join(READERS)}")
     shown = redact_text(tracking_uri)
     notes: list[str] = []
-    if mode != "api" and is_database_uri(tracking_uri):
+    if is_database_uri(tracking_uri):
         engine = open_readonly(tracking_uri)
         try:
             with engine.connect() as conn:
@@ -67,7 +66,10 @@ def open_reader(
             if message is None:
                 raise
             raise GuardError(f"cannot read {shown}: {message}") from exc
-        if found in TESTED_REVISIONS:
+        if found is None:
+            # MLflow's client would create its tables here, and the gate pass on nothing
+            raise GuardError(f"no MLflow store at {shown}: no MLflow tables (no alembic_version)")
+        if mode != "api" and found in TESTED_REVISIONS:
             from pytest_mlflow_guard.mlflow_io.sql_reader import SqlStoreReader
 
             reader = SqlStoreReader(
@@ -79,20 +81,20 @@ def open_reader(
                 changed_since=changed_since,
             )
             return ReaderChoice(reader, "sql")
+        engine.dispose()
         tested = ", ".join(f"{rev} ({release})" for rev, release in TESTED_REVISIONS.items())
         why = (
-            f"{shown} has MLflow schema revision {found or 'unknown (no alembic_version)'}, "
+            f"{shown} has MLflow schema revision {found}, "
             f"which the SQL reader was not tested on (tested: {tested})"
         )
         if mode == "sql":
             raise GuardError(f"{option} sql: {why}; use {option} auto or api")
-        notes.append(f"read through MLflow's client, not SQL: {why}")
+        if mode == "auto":
+            notes.append(f"read through MLflow's client, not SQL: {why}")
     elif mode == "sql":
         raise GuardError(
             f"{option} sql: {shown} is not a database URI (sqlite:, postgresql:, mysql:)"
         )
-    elif is_database_uri(tracking_uri):
-        require_driver(tracking_uri)  # MLflow's own error for a missing psycopg is obscure
     from pytest_mlflow_guard.mlflow_io.reader import StoreReader
 
     api = StoreReader(

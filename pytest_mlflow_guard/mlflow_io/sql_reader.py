@@ -38,10 +38,13 @@ from pytest_mlflow_guard.errors import GuardError, environment_error
 from pytest_mlflow_guard.mlflow_io.artifacts import (
     has_requirements,
     local_path,
-    model_facts,
-    read_mlmodel,
 )
-from pytest_mlflow_guard.mlflow_io.model_records import logged_model_record, mlflow2_models
+from pytest_mlflow_guard.mlflow_io.model_records import (
+    logged_model_record,
+    mlflow2_models,
+    runs_uri_run,
+    version_signature,
+)
 from pytest_mlflow_guard.mlflow_io.paging import (
     changed_at,
     generated_run_name,
@@ -486,7 +489,7 @@ class SqlStoreReader:
         the version's run is missing), and the artifact location of every run a ``runs:/``
         download URI names."""
         sources = {run_id for mv in versions if (run_id := _version_run_id(mv))}
-        uris = {run_id for mv in versions if (run_id := _runs_uri_run(_download_uri(mv)))}
+        uris = {run_id for mv in versions if (run_id := runs_uri_run(_download_uri(mv)))}
         wanted = (sources - set(self._cache)) | (uris - set(self._artifact_uris))
         r = T.runs
         for chunk in _chunks(sorted(wanted), _IN_LIMIT):
@@ -521,14 +524,9 @@ class SqlStoreReader:
         mv, aliases = item
         run_id = _version_run_id(mv)
         source_run = self._cache.get(run_id) if run_id else None
-        uri = _download_uri(mv)
-        resolved = self._resolve(uri)
-        if resolved is None:
-            has_signature = None
-            unreadable: str | None = redact_text(f"no download URI for the version: {uri}")
-        else:
-            doc, unreadable = read_mlmodel(resolved, self.tracking_uri, self.artifacts_server)
-            has_signature = model_facts(doc)[0]
+        has_signature, unreadable = version_signature(
+            _download_uri(mv), self._artifact_uris.get, self.tracking_uri, self.artifacts_server
+        )
         return ModelVersionRecord(
             name=mv.name,
             version=str(mv.version),
@@ -545,18 +543,6 @@ class SqlStoreReader:
             signature_unreadable=unreadable,
         )
 
-    def _resolve(self, uri: str) -> str | None:
-        """A ``runs:/`` download URI as the run's artifact location (what MLflow's repository
-        would ask the tracking store for); None when there is no location to read."""
-        run_id = _runs_uri_run(uri)
-        if run_id is None:
-            return uri or None
-        artifact_uri = self._artifact_uris.get(run_id)
-        if not artifact_uri:
-            return None
-        path = uri[len("runs:/") :].lstrip("/").split("/", 1)
-        return f"{artifact_uri.rstrip('/')}/{path[1]}" if len(path) > 1 else artifact_uri
-
 
 def _prepend(first: X, rest: Iterator[X]) -> Iterator[X]:
     yield first
@@ -568,13 +554,7 @@ def _download_uri(mv: DbRow) -> str:
     return str(mv.storage_location or mv.source or "")
 
 
-def _runs_uri_run(uri: str) -> str | None:
-    if not uri.startswith("runs:/"):
-        return None
-    return uri[len("runs:/") :].lstrip("/").split("/", 1)[0] or None
-
-
 def _version_run_id(mv: DbRow) -> str | None:
     """As ``paging.version_run_id``: the ``run_id`` column, else the run of a ``runs:/``
     source."""
-    return str(mv.run_id) if mv.run_id else _runs_uri_run(mv.source or "")
+    return str(mv.run_id) if mv.run_id else runs_uri_run(mv.source or "")
