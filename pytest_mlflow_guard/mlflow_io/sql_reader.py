@@ -23,35 +23,21 @@ constructed (it would insist on its exact revision and create tables in an empty
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from fnmatch import fnmatchcase
-from itertools import groupby
-from typing import Any, TypeVar
+from itertools import chain, groupby
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pytest_mlflow_guard.config import Scope
 from pytest_mlflow_guard.errors import GuardError, environment_error
-from pytest_mlflow_guard.mlflow_io.artifacts import (
-    has_requirements,
-    local_path,
-)
-from pytest_mlflow_guard.mlflow_io.model_records import (
-    logged_model_record,
-    mlflow2_models,
-    runs_uri_run,
-    version_signature,
-)
-from pytest_mlflow_guard.mlflow_io.paging import (
-    changed_at,
-    generated_run_name,
-    model_changed,
-    to_utc,
-)
-from pytest_mlflow_guard.mlflow_io.scope import since_datetime
+from pytest_mlflow_guard.mlflow_io.model_records import runs_uri_run, version_signature
+from pytest_mlflow_guard.mlflow_io.paging import changed_at, model_changed, to_utc, version_run_id
+from pytest_mlflow_guard.mlflow_io.scope import run_filter, since_datetime
+from pytest_mlflow_guard.mlflow_io.sql_runs import IN_LIMIT, DbRow, RunBuilder, chunks
 from pytest_mlflow_guard.mlflow_io.sql_schema import T
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
@@ -61,28 +47,13 @@ from pytest_mlflow_guard.records import (
     RunRecord,
 )
 from pytest_mlflow_guard.redact import redact_text
-from pytest_mlflow_guard.vocabulary import MLFLOW_PROMPT_TAG, RUN_STATUSES
+from pytest_mlflow_guard.vocabulary import MLFLOW_PROMPT_TAG
 
 __all__ = ["SqlStoreReader"]
 
-X = TypeVar("X")
-#: a result row, read by column name (SQLAlchemy 2.1 types ``Row`` by every column's type)
-DbRow = Any
 _DEFAULT_EXPERIMENT_ID = "0"
 _DEFAULT_WORKSPACE = "default"
 _REGISTRY_PAGE = 100
-_IN_LIMIT = 900  # ids per IN list: below every backend's bound-parameter limit
-
-
-def _chunks(items: Iterable[X], size: int) -> Iterator[list[X]]:
-    chunk: list[X] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _ms(when: datetime) -> int:
@@ -113,19 +84,14 @@ class SqlStoreReader:
         self.include_registry = include_registry
         self.artifacts_server = artifacts_server
         self.changed_since = changed_since
+        run_filter(self.scope, now)  # the client path's errors for a bad scope, word for word
         self._since = since_datetime(self.scope.since, now)
         self._statuses = tuple(s.upper() for s in self.scope.statuses)
-        bad = [s for s in self._statuses if s not in RUN_STATUSES]
-        if bad:  # the same error as the client path's filter
-            from pytest_mlflow_guard.mlflow_io.scope import run_filter
-
-            run_filter(self.scope, now)
-        self._pool: ThreadPoolExecutor | None = None
-        self._names: dict[str, str] = {}  # every experiment's name, deleted ones too
+        remote = urllib.parse.urlsplit(tracking_uri).scheme.lower() not in ("", "sqlite")
+        self._runs = RunBuilder(tracking_uri, artifacts_server, remote)
         self._wanted: set[str] = set()  # run ids model versions name
         self._cache: dict[str, RunRecord] = {}
         self._artifact_uris: dict[str, str] = {}  # run id -> artifact location (runs:/ URIs)
-        self._remote = urllib.parse.urlsplit(tracking_uri).scheme.lower() not in ("", "sqlite")
 
     # ----------------------------------------------------------------- public API
 
@@ -137,9 +103,9 @@ class SqlStoreReader:
                 ThreadPoolExecutor(self.max_workers, thread_name_prefix="mlflow-guard") as pool,
                 self.engine.connect() as conn,
             ):
-                self._pool = pool
+                self._runs.pool = pool
                 try:
-                    self._names = {
+                    self._runs.names = {
                         str(i): n
                         for i, n in conn.execute(
                             sa.select(T.experiments.c.experiment_id, T.experiments.c.name)
@@ -151,7 +117,7 @@ class SqlStoreReader:
                     if self.include_registry:
                         yield from self._registered_models(conn)
                 finally:
-                    self._pool = None
+                    self._runs.pool = None
                     self._wanted, self._cache, self._artifact_uris = set(), {}, {}
         except sa.exc.SQLAlchemyError as exc:
             where = redact_text(self.tracking_uri)
@@ -212,7 +178,7 @@ class SqlStoreReader:
                 r.c.run_uuid.asc(),
             )
         )
-        if self.scope.experiments and len(experiments) <= _IN_LIMIT:
+        if self.scope.experiments and len(experiments) <= IN_LIMIT:
             query = query.where(r.c.experiment_id.in_([row.experiment_id for row in experiments]))
         # one query for every run of the store, streamed: a server-side cursor on PostgreSQL
         # and MySQL, SQLite's own lazy stepping otherwise
@@ -245,8 +211,8 @@ class SqlStoreReader:
             )
             if first is None:
                 continue
-            for page in _chunks(_prepend(first, runs), self.page_size):
-                for record in self._run_records(conn, page):
+            for page in chunks(chain([first], runs), self.page_size):
+                for record in self._runs.records(conn, page):
                     if record.run_id in self._wanted:
                         self._cache[record.run_id] = record
                     yield record
@@ -257,7 +223,7 @@ class SqlStoreReader:
     ) -> dict[str, dict[str, str]]:
         t = T.experiment_tags
         found: dict[str, dict[str, str]] = {}
-        for chunk in _chunks(ids, _IN_LIMIT):
+        for chunk in chunks(ids, IN_LIMIT):
             query = sa.select(t.c.experiment_id, t.c.key, t.c.value).where(
                 t.c.experiment_id.in_([int(i) for i in chunk])
             )
@@ -265,137 +231,12 @@ class SqlStoreReader:
                 found.setdefault(str(exp_id), {})[key] = value
         return found
 
-    def _children(
-        self, conn: sa.Connection, table: sa.TableClause, ids: Sequence[str]
-    ) -> dict[str, dict[str, str]]:
-        values = table.c.value if "value" in table.c else sa.null()
-        query = sa.select(table.c.run_uuid, table.c.key, values).where(table.c.run_uuid.in_(ids))
-        found: dict[str, dict[str, str]] = {}
-        for run_id, key, value in conn.execute(query):
-            found.setdefault(run_id, {})[key] = value
-        return found
-
-    def _run_records(self, conn: sa.Connection, rows: Sequence[DbRow]) -> list[RunRecord]:
-        """The records of a page of run rows: a query per child table for the whole page."""
-        tags: dict[str, dict[str, str]] = {}
-        params: dict[str, dict[str, str]] = {}
-        metrics: dict[str, dict[str, str]] = {}
-        models: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
-        for chunk in _chunks(rows, _IN_LIMIT):
-            ids = [row.run_uuid for row in chunk]
-            tags.update(self._children(conn, T.tags, ids))
-            params.update(self._children(conn, T.params, ids))
-            metrics.update(self._children(conn, T.latest_metrics, ids))
-            for run_id, found in self._logged_models(conn, ids).items():
-                models.setdefault(run_id, []).extend(found)
-
-        def build(row: DbRow) -> RunRecord:
-            return self._run_record(
-                row,
-                tags.get(row.run_uuid, {}),
-                params.get(row.run_uuid, {}),
-                frozenset(metrics.get(row.run_uuid, ())),
-                models.get(row.run_uuid, []),
-            )
-
-        io_bound = self._remote or any(local_path(row.artifact_uri or "") is None for row in rows)
-        return list(self._map(build, rows) if io_bound else map(build, rows))
-
-    def _logged_models(
-        self, conn: sa.Connection, run_ids: Sequence[str]
-    ) -> dict[str, list[tuple[DbRow, dict[str, str]]]]:
-        """MLflow 3 LoggedModels of these runs (logged in the run's own experiment, not deleted),
-        in MLflow's listing order: newest first, ties by model id."""
-        m, r, t = T.logged_models, T.runs, T.logged_model_tags
-        query = (
-            sa.select(
-                m.c.model_id, m.c.experiment_id, m.c.name, m.c.artifact_location, m.c.source_run_id
-            )
-            .join(r, r.c.run_uuid == m.c.source_run_id)
-            .where(m.c.source_run_id.in_(run_ids))
-            .where(m.c.experiment_id == r.c.experiment_id)
-            .where(m.c.lifecycle_stage != "deleted")
-            .order_by(
-                sa.case((m.c.creation_timestamp_ms.is_(None), 1), else_=0).asc(),
-                m.c.creation_timestamp_ms.desc(),
-                m.c.model_id.asc(),
-            )
-        )
-        rows = list(conn.execute(query))
-        model_tags: dict[str, dict[str, str]] = {}
-        for chunk in _chunks([row.model_id for row in rows], _IN_LIMIT):
-            q = sa.select(t.c.model_id, t.c.tag_key, t.c.tag_value).where(t.c.model_id.in_(chunk))
-            for model_id, key, value in conn.execute(q):
-                model_tags.setdefault(model_id, {})[key] = value
-        found: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
-        for row in rows:
-            found.setdefault(row.source_run_id, []).append((row, model_tags.get(row.model_id, {})))
-        return found
-
-    def _run_record(
-        self,
-        row: DbRow,
-        tags: dict[str, str],
-        params: dict[str, str],
-        metric_keys: frozenset[str],
-        models: Sequence[tuple[DbRow, dict[str, str]]],
-    ) -> RunRecord:
-        experiment_id = str(row.experiment_id)
-        artifact_uri = row.artifact_uri or ""
-        logged = [
-            logged_model_record(
-                model_id=m.model_id,
-                experiment_id=str(m.experiment_id),
-                run_id=m.source_run_id,
-                name=m.name,
-                artifact_location=m.artifact_location,
-                tags=model_tags,
-                tracking_uri=self.tracking_uri,
-                artifacts_server=self.artifacts_server,
-            )
-            for m, model_tags in models
-        ]
-        logged.extend(
-            mlflow2_models(
-                row.run_uuid,
-                experiment_id,
-                artifact_uri,
-                tags,
-                self.tracking_uri,
-                self.artifacts_server,
-            )
-        )
-        requirements, unreadable = has_requirements(
-            artifact_uri, self.tracking_uri, self.artifacts_server
-        )
-        return RunRecord(
-            run_id=row.run_uuid,
-            experiment_id=experiment_id,
-            experiment_name=self._names.get(experiment_id, ""),
-            run_name=row.name,
-            status=str(row.status),
-            start_time=to_utc(row.start_time),
-            end_time=to_utc(row.end_time),
-            tags=tags,
-            params=params,
-            metric_keys=metric_keys,
-            has_requirements=requirements,
-            requirements_unreadable=unreadable,
-            logged_models=tuple(logged),
-            name_generated=generated_run_name(row.name),
-        )
-
-    def _map(self, fn: Callable[[Any], X], items: Sequence[Any]) -> Iterable[X]:
-        if self._pool is None or len(items) < 2:
-            return map(fn, items)
-        return self._pool.map(fn, items)
-
     # ----------------------------------------------------------------- registry
 
     def _version_run_ids(self, conn: sa.Connection) -> set[str]:
         v = T.model_versions
         query = sa.select(v.c.run_id, v.c.source).where(v.c.workspace == _DEFAULT_WORKSPACE)
-        return {run_id for row in conn.execute(query) if (run_id := _version_run_id(row))}
+        return {run_id for row in conn.execute(query) if (run_id := version_run_id(row))}
 
     def _registered_models(self, conn: sa.Connection) -> Iterator[RegisteredModelRecord]:
         """Registered models by name, a keyset page at a time (prompts excluded)."""
@@ -455,7 +296,7 @@ class SqlStoreReader:
             (mv, tuple(sorted(aliases.get(mv.name, {}).get(str(mv.version), []))))
             for mv in versions
         ]
-        records = list(self._map(lambda item: self._version_record(item, version_tags), items))
+        records = list(self._runs.map(lambda item: self._version_record(item, version_tags), items))
         by_model: dict[str, list[ModelVersionRecord]] = {}
         for record in records:
             by_model.setdefault(record.name, []).append(record)
@@ -488,11 +329,11 @@ class SqlStoreReader:
         runs pass did not see (out of scope, or deleted: then they stay out of the cache and
         the version's run is missing), and the artifact location of every run a ``runs:/``
         download URI names."""
-        sources = {run_id for mv in versions if (run_id := _version_run_id(mv))}
+        sources = {run_id for mv in versions if (run_id := version_run_id(mv))}
         uris = {run_id for mv in versions if (run_id := runs_uri_run(_download_uri(mv)))}
         wanted = (sources - set(self._cache)) | (uris - set(self._artifact_uris))
         r = T.runs
-        for chunk in _chunks(sorted(wanted), _IN_LIMIT):
+        for chunk in chunks(sorted(wanted), IN_LIMIT):
             query = sa.select(
                 r.c.run_uuid,
                 r.c.experiment_id,
@@ -513,7 +354,7 @@ class SqlStoreReader:
                 and row.run_uuid in sources
                 and row.run_uuid not in self._cache
             ]
-            for record in self._run_records(conn, fetch):
+            for record in self._runs.records(conn, fetch):
                 self._cache[record.run_id] = record
 
     def _version_record(
@@ -522,7 +363,7 @@ class SqlStoreReader:
         version_tags: dict[tuple[str, str], dict[str, str]],
     ) -> ModelVersionRecord:
         mv, aliases = item
-        run_id = _version_run_id(mv)
+        run_id = version_run_id(mv)
         source_run = self._cache.get(run_id) if run_id else None
         has_signature, unreadable = version_signature(
             _download_uri(mv), self._artifact_uris.get, self.tracking_uri, self.artifacts_server
@@ -544,17 +385,6 @@ class SqlStoreReader:
         )
 
 
-def _prepend(first: X, rest: Iterator[X]) -> Iterator[X]:
-    yield first
-    yield from rest
-
-
 def _download_uri(mv: DbRow) -> str:
     """What MLflow's ``get_model_version_download_uri`` answers for the version."""
     return str(mv.storage_location or mv.source or "")
-
-
-def _version_run_id(mv: DbRow) -> str | None:
-    """As ``paging.version_run_id``: the ``run_id`` column, else the run of a ``runs:/``
-    source."""
-    return str(mv.run_id) if mv.run_id else runs_uri_run(mv.source or "")
