@@ -193,7 +193,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from pytest_mlflow_guard.config import find_pyproject
     from pytest_mlflow_guard.gate import report_files
     from pytest_mlflow_guard.gate.check import CheckOptions, run_check, stderr_if_tty
-    from pytest_mlflow_guard.gate.reporters import render
+    from pytest_mlflow_guard.gate.reporters import render_chunks
     from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
     from pytest_mlflow_guard.mlflow_io.connect import check_uri
     from pytest_mlflow_guard.mlflow_io.scope import since_datetime
@@ -242,11 +242,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(options, write_baseline_to=args.write_baseline)
     for fmt, out in pairs:
         color = out is None and fmt == "text" and sys.stdout.isatty()
-        text = render(fmt, report, color=color)
+        chunks = render_chunks(fmt, report, color=color)
         if out is None:
-            sys.stdout.write(text)
+            sys.stdout.writelines(chunks)
         else:
-            report_files.write_text(out, text)
+            report_files.write_chunks(out, chunks)
     if args.write_baseline:
         return EXIT_OK
     return EXIT_FINDINGS if report.summary()["error"] else EXIT_OK

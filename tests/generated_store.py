@@ -106,10 +106,13 @@ def generate(
     artifacts: Path | None = None,
     violating: float = 0.1,
     seed: int = 0,
+    shared_artifacts: bool = False,
 ) -> Generated:
     """Fill the empty, migrated MLflow store at ``uri``. With ``artifacts``, each run gets an
     artifact folder there (``environment/requirements.txt`` in most) and each model version an
-    ``MLmodel`` file; without, artifact URIs point at nothing and every run lacks its file."""
+    ``MLmodel`` file; without, artifact URIs point at nothing and every run lacks its file.
+    ``shared_artifacts`` gives the runs of an experiment one folder (a million runs would
+    otherwise need three million inodes)."""
     rng = random.Random(seed)
     engine = sa.create_engine(uri)
     writer = _Writer(engine)
@@ -142,6 +145,9 @@ def generate(
     run_ids = [f"{rng.getrandbits(128):032x}" for _ in range(runs)]
     run_exp = [exp_ids[n % experiments] for n in range(runs)]
     starts = [_T0 + 1000 * n + rng.randrange(1000) for n in range(runs)]
+
+    def folder(n: int) -> Path:
+        return root / str(run_exp[n]) / ("shared" if shared_artifacts else run_ids[n]) / "artifacts"
 
     def run_rows() -> Iterator[Sequence[Any]]:
         for n, run_id in enumerate(run_ids):
@@ -223,13 +229,15 @@ def generate(
         ),
     )
     if artifacts is not None:
-        for n, run_id in enumerate(run_ids):
-            folder = root / str(run_exp[n]) / run_id / "artifacts"
+        for n in range(runs):
+            place = folder(n)
+            if place.exists():
+                continue  # shared by the experiment's runs
             if run_exp[n] % 5:
-                (folder / "environment").mkdir(parents=True)
-                (folder / "environment" / "requirements.txt").write_text("scikit-learn\n")
+                (place / "environment").mkdir(parents=True)
+                (place / "environment" / "requirements.txt").write_text("scikit-learn\n")
             else:
-                folder.mkdir(parents=True)
+                place.mkdir(parents=True)
     _registry(writer, rng, run_ids, run_exp, root, versions, artifacts is not None)
     engine.dispose()
     return Generated(runs=runs, experiments=experiments, versions=versions)

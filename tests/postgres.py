@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresServer", "find_bindir", "postgres_server"]
+__all__ = ["PostgresServer", "PostgresUnavailable", "cluster", "find_bindir", "postgres_server"]
 
 REQUIRE_ENV = "MLFLOW_GUARD_REQUIRE_POSTGRES"
 
@@ -95,23 +95,32 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL cannot be started here (not installed, or no user to run it as)."""
+
+
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a new cluster; stop it and remove its directory afterwards."""
+def cluster(root: Path, *, keep: bool = False) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster in ``root/data`` (created when missing), started on a free port and
+    stopped afterwards. Unless ``keep``, ``root`` is removed too: it must be this harness's own
+    (``keep`` is for the benchmark's cached stores)."""
     bindir = find_bindir()
     if bindir is None:
-        _unavailable("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-        raise AssertionError("unreachable")
+        raise PostgresUnavailable(
+            "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        )
     user: str | None = None
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            _unavailable("running as root and there is no 'postgres' user to run PostgreSQL as")
+            raise PostgresUnavailable(
+                "running as root and there is no 'postgres' user to run PostgreSQL as"
+            ) from None
         user = "postgres"
-    root = Path(tempfile.mkdtemp(prefix="mlflow-guard-pg-"))
     data = root / "data"
-    data.mkdir()
+    fresh = not (data / "PG_VERSION").exists()
+    data.mkdir(parents=True, exist_ok=True)
     if user:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
@@ -119,12 +128,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     port = _free_port()
     log = root / "server.log"
     try:
-        subprocess.run(
-            _as(user, [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        if fresh:
+            initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
+            subprocess.run(_as(user, initdb), check=True, capture_output=True, timeout=120)
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -140,15 +146,34 @@ def postgres_server() -> Iterator[PostgresServer]:
         output = getattr(exc, "stderr", b"") or b""
         detail = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {exc}\n{detail}\n{tail}")
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"PostgreSQL did not start: {exc}\n{detail}\n{tail}") from None
     try:
         yield PostgresServer(port=port, data=data, bindir=bindir, user=user)
     finally:
+        stop = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast" if keep else "immediate"]
         subprocess.run(
-            _as(user, [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-            timeout=60,
-            check=False,
+            _as(user, [*stop, "-w", "stop"]), capture_output=True, timeout=60, check=False
         )
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """A new cluster for the tests (skipped where PostgreSQL is unavailable, see the module)."""
+    root = Path(tempfile.mkdtemp(prefix="mlflow-guard-pg-"))
+    started = cluster(root)
+    try:
+        server = started.__enter__()
+    except PostgresUnavailable as exc:
         shutil.rmtree(root, ignore_errors=True)
+        _unavailable(str(exc))
+        raise
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        started.__exit__(None, None, None)

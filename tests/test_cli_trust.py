@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -177,6 +178,29 @@ def test_a_normal_report_file_is_replaced(
     )
     assert code in (0, 1), err
     assert json.loads(target.read_text())["version"] == 1
+
+
+def test_an_output_that_is_no_regular_file_is_written_into_not_replaced(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--output /dev/null`` used to rename a temporary file over the device, turning
+    /dev/null into a plain file for the whole machine. A named pipe stands in for it here."""
+    import threading
+
+    _store_with_a_run(store)
+    pipe = tmp_path / "report.pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", store, "--format", "json", "--output", str(pipe)
+    )
+    reader.join(30)
+    assert code in (0, 1), err
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # still the pipe, not a file renamed over it
+    assert json.loads(received[0])["version"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.pipe", "store"]
 
 
 # --- secrets and faults over HTTP -------------------------------------------------------------

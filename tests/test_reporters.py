@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_mlflow_guard.gate.findings import CheckedObject, Finding, Report, RuleInfo
-from pytest_mlflow_guard.gate.reporters import FORMATS, render
+from pytest_mlflow_guard.gate.reporters import FORMATS, json_report, render, render_chunks
 from pytest_mlflow_guard.gate.reporters import github as github_reporter
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -198,6 +198,32 @@ def test_json_schema() -> None:
     assert data["findings"][0]["run_id"] is None
     assert out.startswith('{\n  "version": 1,')  # indent=2, fixed key order
     assert render("json", make_report()) == out  # deterministic
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        make_report(notes=["a note", 'its "quoted" line'], baseline_suppressed=4, baseline_fixed=1),
+        make_report(findings=[]),
+        make_report(findings=[FINDINGS[1]]),
+    ],
+    ids=["full", "no-findings", "one"],
+)
+def test_json_written_a_finding_at_a_time_is_the_same_document(report: Report) -> None:
+    whole = json.dumps(json_report.to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    assert "".join(json_report.chunks(report)) == whole
+    assert "".join(render_chunks("json", report)) == render("json", report)
+
+
+def test_json_in_chunks_redacts_each_finding() -> None:
+    secret = "https://alice:hunter2@mlflow.example/#/runs/1"
+    report = make_report(
+        findings=[_finding("MLG201", "error", "run", "r", message=f"see {secret}")],
+        notes=[f"read {secret}"],
+        tracking_uri=secret,
+    )
+    text = "".join(render_chunks("json", report))
+    assert "hunter2" not in text and text == render("json", report)
 
 
 def test_json_baseline_only_when_set() -> None:

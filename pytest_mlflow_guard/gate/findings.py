@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pytest_mlflow_guard.vocabulary import ObjectType, Severity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a large store has a finding per run or more
 class Finding:
     rule: str  # stable code, e.g. "MLG201"
     name: str  # readable rule name, e.g. "required-tag"

@@ -20,7 +20,14 @@ from pathlib import Path
 from pytest_mlflow_guard.errors import ConfigError
 from pytest_mlflow_guard.mlflow_io.uris import sqlite_path
 
-__all__ = ["Protected", "check_target", "check_targets", "protected_for", "write_text"]
+__all__ = [
+    "Protected",
+    "check_target",
+    "check_targets",
+    "protected_for",
+    "write_chunks",
+    "write_text",
+]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -79,6 +86,8 @@ def protected_for(tracking_uri: str | None, config_path: str | Path | None = Non
 
 
 def _is_sqlite_database(path: Path) -> bool:
+    if not path.is_file():  # reading a named pipe to look would wait for a writer forever
+        return False
     try:
         with path.open("rb") as fh:
             return fh.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
@@ -123,16 +132,28 @@ def check_targets(
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then a rename.
+    """Write ``text`` to ``path`` atomically (see :func:`write_chunks`)."""
+    write_chunks(path, (text,))
 
-    The new file keeps the old one's permission bits when it replaces one.
+
+def write_chunks(path: str | Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to ``path`` atomically: a temporary file in the same folder, then a
+    rename. The new file keeps the old one's permission bits when it replaces one.
+
+    A ``path`` that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a named
+    pipe) is written into, never replaced: renaming over ``/dev/null`` would turn the device
+    into a plain file for every process on the machine.
     """
     target = Path(path)
+    if target.exists() and not target.is_file():
+        with target.open("w", encoding="utf-8") as fh:
+            fh.writelines(chunks)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.writelines(chunks)
             fh.flush()
             os.fsync(fh.fileno())
         try:

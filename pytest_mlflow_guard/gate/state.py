@@ -42,6 +42,10 @@ class Since:
 def _read(option: str, path: Path) -> dict[str, object] | None:
     if not path.exists():
         return None
+    if not path.is_file():
+        raise ConfigError(
+            f"{option} {path}: not a regular file (a state file is read and replaced)"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:

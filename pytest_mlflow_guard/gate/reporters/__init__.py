@@ -18,6 +18,7 @@ or an error message never reaches a report file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 from pytest_mlflow_guard.gate.findings import Finding, Report
@@ -26,7 +27,7 @@ from pytest_mlflow_guard.redact import redact_text
 
 FORMATS: tuple[str, ...] = ("text", "json", "junit", "sarif", "github")
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "render", "render_chunks"]
 
 
 def render(fmt: str, report: Report, *, color: bool = False) -> str:
@@ -45,6 +46,15 @@ def render(fmt: str, report: Report, *, color: bool = False) -> str:
     raise ValueError(f"unknown report format {fmt!r}; expected one of: {', '.join(FORMATS)}")
 
 
+def render_chunks(fmt: str, report: Report, *, color: bool = False) -> Iterator[str]:
+    """``render`` in pieces, for writing a large report: JSON comes a finding at a time, each
+    redacted as it goes, so memory does not grow with the document."""
+    if fmt == "json":
+        yield from json_report.chunks(_redacted_head(report), clean=_finding)
+    else:
+        yield render(fmt, report, color=color)
+
+
 def _clean(value: str | None) -> str | None:
     return None if value is None else redact_text(value)
 
@@ -59,11 +69,15 @@ def _finding(finding: Finding) -> Finding:
     )
 
 
-def redacted(report: Report) -> Report:
-    """``report`` with every free-text field passed through the redaction policy."""
+def _redacted_head(report: Report) -> Report:
+    """``report`` with its own free-text fields redacted, its findings as they are."""
     return replace(
         report,
         tracking_uri=redact_text(report.tracking_uri),
-        findings=[_finding(f) for f in report.findings],
         notes=[redact_text(note) for note in report.notes],
     )
+
+
+def redacted(report: Report) -> Report:
+    """``report`` with every free-text field passed through the redaction policy."""
+    return replace(_redacted_head(report), findings=[_finding(f) for f in report.findings])

@@ -42,6 +42,9 @@ what could not be checked) is present only when there are notes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from json.encoder import encode_basestring
 from typing import Any
 
 from pytest_mlflow_guard.gate.findings import Finding, Report
@@ -84,6 +87,51 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
+    return "".join(chunks(report))
+
+
+def _nested(value: Any, indent: str) -> str:
+    # json.dumps(indent=2) of a value that sits ``indent`` deep: its inner lines shifted along
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + indent)
+
+
+def _scalar(value: str | int | float | None) -> str:
+    # what json.dumps(ensure_ascii=False) gives, without its per-call cost
+    if isinstance(value, str):
+        return encode_basestring(value)
+    return "null" if value is None else json.dumps(value)
+
+
+def _flat(value: dict[str, Any], indent: str) -> str:
+    """``_nested`` of a dict of strings, numbers and nulls, written directly: with an ``indent``
+    json.dumps encodes in Python, most of the time of a large report."""
+    if not value or not all(
+        v is None or (isinstance(v, str | int | float) and not isinstance(v, bool))
+        for v in value.values()
+    ):
+        return _nested(value, indent)
+    inner = ",\n" + indent + "  "
+    items = inner.join(f"{encode_basestring(k)}: {_scalar(v)}" for k, v in value.items())
+    return "{\n" + indent + "  " + items + "\n" + indent + "}"
+
+
+def chunks(report: Report, clean: Callable[[Finding], Finding] = lambda f: f) -> Iterator[str]:
+    """The document of :func:`render`, a finding at a time, byte for byte what
+    ``json.dumps(to_dict(report), indent=2)`` gives: a store with a hundred thousand findings is
+    written without holding their dicts and the whole text at once. ``clean`` is applied to each
+    finding on its way out (the redaction policy)."""
     # sort_keys stays off: the documented key order (version first, summary last) is part of the
     # interface, and dicts keep insertion order, so output is already deterministic.
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    data = to_dict(replace(report, findings=[]))
+    data["summary"] = report.summary()
+    yield "{"
+    for index, (key, value) in enumerate(data.items()):
+        yield ("," if index else "") + f"\n  {json.dumps(key)}: "
+        if key != "findings" or not report.findings:
+            yield _nested(value, "  ")
+            continue
+        yield "["
+        for number, finding in enumerate(report.findings):
+            yield ("," if number else "") + "\n    " + _flat(_finding(clean(finding)), "    ")
+        yield "\n  ]"
+    yield "\n}\n"
