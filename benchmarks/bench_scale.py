@@ -164,6 +164,24 @@ def alternate(a: list[str], b: list[str], repeat: int) -> tuple[list[float], lis
     return a_times, b_times, statistics.median(b_rss)
 
 
+def gate_listing_gate(
+    listing: list[str], checking: list[str], repeat: int
+) -> tuple[list[float], list[float]]:
+    """One untimed gate run (it warms the database's cache for both), then G L G ... with the
+    listing once, in the middle."""
+    print(f"  A: {shlex.join(listing)[:160]}\n  B: {shlex.join(checking)[:160]}", flush=True)
+    print(f"  warm-up: B -> {measure(checking)[2][:120]}", flush=True)
+    a_times: list[float] = []
+    b_times: list[float] = []
+    for i in range(max(2, repeat)):
+        b_times.append(measure(checking)[0])
+        print(f"  gate {i + 1}: {b_times[-1]:.1f} s", flush=True)
+        if i == 0:
+            a_times.append(measure(listing)[0])
+            print(f"  listing: {a_times[-1]:.1f} s", flush=True)
+    return a_times, b_times
+
+
 def gate(uri: str) -> list[str]:
     return [
         sys.executable, "-m", "pytest_mlflow_guard.cli", "check", "--tracking-uri", uri,
@@ -213,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             runs = args.runs or 1_000_000
             uri = postgres_store(server, runs, args.cache_dir / f"pg-artifacts-{runs}")
             print(f"(b) PostgreSQL, {runs} runs, {VERSIONS} versions", flush=True)
-            a, b, _ = alternate([*listing, uri], gate(uri), args.repeat)
+            # the listing takes the better part of an hour here: once, between gate runs
+            a, b = gate_listing_gate([*listing, uri], gate(uri), args.repeat)
             report("(b)", a, b, None)
             gate_s = statistics.median(b)
             print(f"(b) gate wall time median {gate_s:.1f} s (target <= 120 s: "

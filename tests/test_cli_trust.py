@@ -76,6 +76,7 @@ def test_config_values_that_would_crash_later_exit_2(
         (["--workers", "0"], "--workers"),
         (["--tracking-uri", f"http://u:{SECRET}@[::1"], "--tracking-uri"),
         (["--tracking-uri", "http://127.0.0.1:notaport"], "--tracking-uri"),
+        (["--reader", "fast"], "--reader"),
     ],
 )
 def test_option_values_exit_2_naming_the_option(
@@ -85,6 +86,44 @@ def test_option_values_exit_2_naming_the_option(
     assert code == 2 and named in err and "Traceback" not in err
     assert args[1].split("@")[-1] in err  # the value, without its credentials
     assert SECRET not in err and out == ""
+
+
+def test_reader_sql_on_a_server_exits_2_naming_the_option(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "check", "--tracking-uri", server, "--reader", "sql")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "--reader sql" in err and server in err and "not a database URI" in err
+
+
+def test_an_unreachable_database_exits_2_at_once_without_credentials(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uri = f"postgresql://alice:{SECRET}@127.0.0.1:{port}/mlflow"
+    began = time.monotonic()
+    code, out, err = run_cli(capsys, "check", "--tracking-uri", uri)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"127.0.0.1:{port}/mlflow" in err and "database error" in err and SECRET not in err
+    assert time.monotonic() - began < 30  # MLflow's own client retries for about 100 s
+
+
+def test_a_since_last_file_that_is_no_state_exits_2_before_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "notes.json"
+    foreign.write_text("[1, 2, 3]\n")
+    missing_store = f"sqlite:///{tmp_path / 'nowhere.db'}"  # never reached: refused first
+    code, _, err = run_cli(
+        capsys, "check", "--tracking-uri", missing_store, "--since-last", str(foreign)
+    )
+    assert code == 2 and "--since-last" in err and str(foreign) in err
+    assert "not an mlflow-guard state file" in err and "nowhere.db" not in err
+    assert foreign.read_text() == "[1, 2, 3]\n"
 
 
 # --- report outputs never replace the store -------------------------------------------------

@@ -494,7 +494,7 @@ def test_only_a_404_status_says_an_endpoint_is_missing() -> None:
     waited a second time on the dead server."""
     from mlflow.protos.databricks_pb2 import ENDPOINT_NOT_FOUND, INTERNAL_ERROR
 
-    from pytest_mlflow_guard.mlflow_io.reader import _unsupported
+    from pytest_mlflow_guard.mlflow_io.logged_models import unsupported as _unsupported
 
     timed_out = MlflowException(
         "API request to http://127.0.0.1:40497/api/2.0/mlflow/model-versions/search failed with "

@@ -14,7 +14,6 @@ runs of model versions are remembered from the runs pass instead of fetched agai
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +32,11 @@ from pytest_mlflow_guard.errors import GuardError
 from pytest_mlflow_guard.mlflow_io.artifacts import (
     has_requirements,
     local_path,
+)
+from pytest_mlflow_guard.mlflow_io.logged_models import (
+    logged_model_pages,
+    run_logged_models,
+    unsupported,
 )
 from pytest_mlflow_guard.mlflow_io.model_records import (
     logged_model_record,
@@ -66,20 +70,7 @@ from pytest_mlflow_guard.redact import redact_text
 __all__ = ["StoreReader"]
 
 
-def _unsupported(exc: MlflowException) -> bool:
-    """The store has no such endpoint (an MLflow 2 server): not a failure to read.
-
-    Decided by the error code, or by the HTTP status MLflow reports ("failed with error code
-    404"), never by a bare "404" in the message: the message names the request URL, whose port
-    may contain those digits (a server that timed out on port 40497 is no MLflow 2 server)."""
-    code = str(getattr(exc, "error_code", ""))
-    return code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED") or bool(
-        _HTTP_404.search(str(exc.message))
-    )
-
-
 _log = logging.getLogger(__name__)
-_HTTP_404 = re.compile(r"\berror code 404\b")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -329,43 +320,10 @@ class StoreReader:
         )
 
     def _model_stream(self, experiment_id: str) -> Iterator[list[Any]]:
-        """Pages of the experiment's LoggedModels, newest first; none if the store has no such
-        search (an MLflow 2 server). Any other failure stops the check (the listing would
-        otherwise say "no models", and every model rule would pass on nothing)."""
-        try:
-            yield from pages(
-                lambda token: self.client.search_logged_models(
-                    experiment_ids=[experiment_id],
-                    max_results=self.page_size,
-                    order_by=[{"field_name": "creation_timestamp", "ascending": False}],
-                    page_token=token,
-                )
-            )
-        except MlflowException as exc:
-            if not _unsupported(exc):
-                raise
-            _log.debug("no logged-model search on this store: %s", exc)
+        return logged_model_pages(self.client, experiment_id, self.page_size)
 
     def _search_logged_models(self, experiment_id: str, run_id: str) -> list[Any]:
-        """The LoggedModels of one run (for a version's source run outside the runs pass)."""
-        try:
-            return [
-                model
-                for page in pages(
-                    lambda token: self.client.search_logged_models(
-                        experiment_ids=[experiment_id],
-                        filter_string=f"source_run_id = {_quote(run_id)}",
-                        max_results=self.page_size,
-                        page_token=token,
-                    )
-                )
-                for model in page
-            ]
-        except MlflowException as exc:
-            if not _unsupported(exc):
-                raise
-            _log.debug("no logged-model search on this store: %s", exc)
-            return []
+        return run_logged_models(self.client, experiment_id, run_id, self.page_size)
 
     def _logged_model_record(self, model: Any) -> LoggedModelRecord:
         return logged_model_record(
@@ -397,7 +355,7 @@ class StoreReader:
         except MlflowException as exc:
             # a registry that wants a filter: fetch per version. Anything else (a server that
             # stopped answering) is the check's failure, not a reason to wait twice as long
-            if exc.error_code != "INVALID_PARAMETER_VALUE" and not _unsupported(exc):
+            if exc.error_code != "INVALID_PARAMETER_VALUE" and not unsupported(exc):
                 raise
             _log.debug("cannot list model versions up front: %s", exc)
             return set()
