@@ -43,7 +43,7 @@ from bench_gate import QUIET_ENV, measure  # noqa: E402
 from generated_store import generate  # noqa: E402
 from postgres import PostgresServer, cluster  # noqa: E402
 
-LAYOUT = 1  # bump when the generated store changes: invalidates cached stores
+LAYOUT = 2  # bump when the generated store changes: invalidates cached stores
 VERSIONS = 200
 
 LISTING = """

@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         "client), auto (sql where the schema revision is tested; default: reader in the config)",
     )
     check.add_argument(
+        "--jobs",
+        type=_positive_int,
+        help="processes that read and check a database store's experiments (default: one per "
+        f"core, at most 4, for {50_000:,} runs or more; else 1)",
+    )
+    check.add_argument(
         "--since-last",
         metavar="STATE_FILE",
         help="check only what changed since the check recorded in STATE_FILE, then record this "
@@ -238,6 +244,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         artifacts_server=args.artifacts_server,
         reader=args.reader,
         since_last=args.since_last,
+        jobs=args.jobs or 0,
     )
     report = run_check(options, write_baseline_to=args.write_baseline)
     for fmt, out in pairs:

@@ -164,7 +164,7 @@ def generate(
                 starts[n] + 60_000,
                 "",
                 "active",
-                str(root / str(run_exp[n]) / run_id / "artifacts"),
+                str(folder(n)),
                 run_exp[n],
                 None,
             )
@@ -202,6 +202,7 @@ def generate(
                 "source.type": "script",
                 "model.type": "logreg",
                 "run.mode": "training",
+                "source.command": f"python train.py --seed {n}",
             }
             if n in bad:
                 if n % 3 == 0:

@@ -317,3 +317,26 @@ def test_records_client_and_sql_agree_on_mlflow_server_database(
     api = api_records(server)
     sql = sql_records(server_database, artifacts_server=server)
     assert sql == api
+
+
+# --------------------------------------------------------------------------- on several cores
+
+
+def test_experiments_checked_by_worker_processes_give_the_same_report(
+    _template_db: Path, tmp_path: Path
+) -> None:
+    uri = sqlite_store(_template_db, tmp_path / "store")
+    generate(uri, runs=900, experiments=7, versions=20, artifacts=tmp_path / "art")
+    one = report(uri, "sql", jobs=1)
+    assert report(uri, "sql", jobs=3) == one
+    assert one["checked"]["runs"] == 900 and one["findings"]
+
+
+def test_experiments_are_dealt_by_run_count() -> None:
+    from pytest_mlflow_guard.gate.sharded import deal, jobs_for
+
+    groups = deal([("1", 500), ("2", 400), ("3", 300), ("4", 200), ("5", 0)], 2)
+    assert groups == [["1", "4", "5"], ["2", "3"]]
+    assert deal([("1", 10)], 4) == [["1"]]
+    assert jobs_for(0, 49_999, 8) == 1 and jobs_for(0, 50_000, 8) == 4
+    assert jobs_for(0, 10**6, 2) == 2 and jobs_for(3, 10, 2) == 3

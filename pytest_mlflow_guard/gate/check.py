@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TextIO
+from typing import Any, TextIO
 
 from pytest_mlflow_guard.config import GuardConfig, Scope, load_config
 from pytest_mlflow_guard.gate.baseline import apply_baseline, load_baseline, write_baseline
 from pytest_mlflow_guard.gate.engine import Engine
-from pytest_mlflow_guard.gate.findings import Report
+from pytest_mlflow_guard.gate.findings import Finding, Report
 from pytest_mlflow_guard.gate.rules import Checkable, rule_infos
 from pytest_mlflow_guard.gate.state import load_since, save_state
 from pytest_mlflow_guard.mlflow_io import links
@@ -53,6 +53,9 @@ class CheckOptions:
     reader: str | None = None
     #: the state file of an incremental check (``--since-last``)
     since_last: str | None = None
+    #: processes that read and check a database store's experiments (0: as many as there are
+    #: cores for a large store, see ``gate.sharded``)
+    jobs: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -141,7 +144,7 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         changed_since = since.changed_since
     started = datetime.now(timezone.utc)
     progress = _Progress(options.progress)
-    findings = []
+    findings: list[Finding] = []
     artifacts = options.artifacts_server or config.artifacts_server
     with bounded_http():
         reader: Reader
@@ -166,12 +169,19 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
             )
             reader = choice.reader
             notes.extend(choice.notes)
-        for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
-            findings.append(finding)
+        sharded = None
+        if _is_sql(reader) and not options.collect_objects and not options.run_tags:
+            sharded = _sharded_findings(reader, options, config, uri, artifacts, changed_since)
+        if sharded is not None:
+            findings, checked = sharded
+        else:
+            for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
+                findings.append(finding)
+            checked = dict(engine.checked)
     progress.done()
     report = Report(
         tracking_uri=redact_text(uri),
-        checked=dict(engine.checked),
+        checked=checked,
         findings=findings,
         objects=engine.objects,
         rules=rule_infos(),
@@ -187,6 +197,50 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
             findings, baseline
         )
     return report
+
+
+def _is_sql(reader: object) -> bool:
+    from pytest_mlflow_guard.mlflow_io.sql_reader import SqlStoreReader
+
+    return isinstance(reader, SqlStoreReader)
+
+
+def _sharded_findings(
+    reader: Any,
+    options: CheckOptions,
+    config: GuardConfig,
+    uri: str,
+    artifacts: str | None,
+    changed_since: datetime | None,
+) -> tuple[list[Finding], dict[str, int]] | None:
+    """The check's findings and counts from worker processes (``gate.sharded``), or None when
+    the store is small enough for one process (or ``jobs`` says 1)."""
+    import os
+
+    from pytest_mlflow_guard.gate.sharded import Shards, deal, jobs_for, merged_counts
+
+    with reader.engine.connect() as conn:
+        order = [str(row.experiment_id) for row in reader.experiments(conn)]
+        counts = reader.run_counts(conn) if options.jobs != 1 else {}
+    runs = sum(counts.get(exp_id, 0) for exp_id in order)
+    jobs = jobs_for(options.jobs, runs, os.cpu_count() or 1)
+    if jobs <= 1:
+        return None
+    ui_base = links.ui_url_for(uri, config.ui_url)
+    shards = Shards(
+        uri,
+        config,
+        ui_base,
+        artifacts_server=artifacts,
+        changed_since=changed_since,
+        workers=options.workers,
+    )
+    groups = deal([(exp_id, counts.get(exp_id, 0)) for exp_id in order], jobs)
+    findings = list(shards.findings(order, groups))
+    registry = Engine(config, url_for=url_builder(ui_base))
+    reader.include_runs = False  # the registry, read and checked here
+    findings.extend(registry.check(reader.iter_records()))
+    return findings, merged_counts(shards.checked, registry.checked)
 
 
 def _ticking(records: Iterable[Record], progress: _Progress, engine: Engine) -> Iterator[Record]:

@@ -22,8 +22,7 @@ constructed (it would insist on its exact revision and create tables in an empty
 
 from __future__ import annotations
 
-import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -73,6 +72,8 @@ class SqlStoreReader:
         page_size: int = 2000,
         now: datetime | None = None,
         include_registry: bool = True,
+        include_runs: bool = True,
+        experiment_ids: Collection[str] | None = None,
         artifacts_server: str | None = None,
         changed_since: datetime | None = None,
     ) -> None:
@@ -82,13 +83,16 @@ class SqlStoreReader:
         self.max_workers = max(1, max_workers)
         self.page_size = max(1, page_size)
         self.include_registry = include_registry
+        #: False: the registry alone (experiments and runs checked elsewhere: ``gate.sharded``)
+        self.include_runs = include_runs
+        #: only these experiments (by id), within the scope's globs
+        self.experiment_ids = None if experiment_ids is None else frozenset(experiment_ids)
         self.artifacts_server = artifacts_server
         self.changed_since = changed_since
         run_filter(self.scope, now)  # the client path's errors for a bad scope, word for word
         self._since = since_datetime(self.scope.since, now)
         self._statuses = tuple(s.upper() for s in self.scope.statuses)
-        remote = urllib.parse.urlsplit(tracking_uri).scheme.lower() not in ("", "sqlite")
-        self._runs = RunBuilder(tracking_uri, artifacts_server, remote)
+        self._runs = RunBuilder(tracking_uri, artifacts_server)
         self._wanted: set[str] = set()  # run ids model versions name
         self._cache: dict[str, RunRecord] = {}
         self._artifact_uris: dict[str, str] = {}  # run id -> artifact location (runs:/ URIs)
@@ -113,7 +117,8 @@ class SqlStoreReader:
                     }
                     if self.include_registry:
                         self._wanted = self._version_run_ids(conn)
-                    yield from self._experiments_and_runs(conn)
+                    if self.include_runs:
+                        yield from self._experiments_and_runs(conn)
                     if self.include_registry:
                         yield from self._registered_models(conn)
                 finally:
@@ -125,7 +130,8 @@ class SqlStoreReader:
 
     # ----------------------------------------------------------------- experiments and runs
 
-    def _experiments(self, conn: sa.Connection) -> list[DbRow]:
+    def experiments(self, conn: sa.Connection) -> list[DbRow]:
+        """The in-scope experiments' rows (id, name, times), in MLflow's listing order."""
         e = T.experiments
         query = (
             sa.select(e.c.experiment_id, e.c.name, e.c.creation_time, e.c.last_update_time)
@@ -133,12 +139,23 @@ class SqlStoreReader:
             .where(sa.or_(e.c.workspace.is_(None), e.c.workspace == _DEFAULT_WORKSPACE))
             .order_by(e.c.creation_time.desc(), e.c.experiment_id.asc())
         )
-        globs = self.scope.experiments
+        globs, ids = self.scope.experiments, self.experiment_ids
         return [
             row
             for row in conn.execute(query)
-            if not globs or any(fnmatchcase(row.name, g) for g in globs)
+            if (not globs or any(fnmatchcase(row.name, g) for g in globs))
+            and (ids is None or str(row.experiment_id) in ids)
         ]
+
+    def run_counts(self, conn: sa.Connection) -> dict[str, int]:
+        """In-scope runs per experiment id (one scan of ``runs``)."""
+        r = T.runs
+        query = (
+            sa.select(r.c.experiment_id, sa.func.count())
+            .where(*self._run_clauses())
+            .group_by(r.c.experiment_id)
+        )
+        return {str(exp_id): int(count) for exp_id, count in conn.execute(query)}
 
     def _run_clauses(self) -> list[sa.ColumnElement[bool]]:
         r = T.runs
@@ -153,7 +170,7 @@ class SqlStoreReader:
         return clauses
 
     def _experiments_and_runs(self, conn: sa.Connection) -> Iterator[Record]:
-        experiments = self._experiments(conn)
+        experiments = self.experiments(conn)
         tags = self._experiment_tags(conn, [str(row.experiment_id) for row in experiments])
         r, e = T.runs, T.experiments
         query = (
@@ -178,7 +195,9 @@ class SqlStoreReader:
                 r.c.run_uuid.asc(),
             )
         )
-        if self.scope.experiments and len(experiments) <= IN_LIMIT:
+        if (self.scope.experiments or self.experiment_ids is not None) and len(
+            experiments
+        ) <= IN_LIMIT:
             query = query.where(r.c.experiment_id.in_([row.experiment_id for row in experiments]))
         # one query for every run of the store, streamed: a server-side cursor on PostgreSQL
         # and MySQL, SQLite's own lazy stepping otherwise

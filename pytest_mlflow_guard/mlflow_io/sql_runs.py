@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 
 from pytest_mlflow_guard.mlflow_io.artifacts import has_requirements, local_path
 from pytest_mlflow_guard.mlflow_io.model_records import logged_model_record, mlflow2_models
 from pytest_mlflow_guard.mlflow_io.paging import generated_run_name, to_utc
-from pytest_mlflow_guard.mlflow_io.sql_schema import T
 from pytest_mlflow_guard.records import RunRecord
 
 __all__ = ["IN_LIMIT", "DbRow", "RunBuilder", "chunks"]
@@ -39,41 +38,71 @@ def chunks(items: Iterable[X], size: int) -> Iterator[list[X]]:
         yield chunk
 
 
+class _Model(NamedTuple):
+    model_id: str
+    experiment_id: int
+    name: str
+    artifact_location: str
+    source_run_id: str
+
+
+def fetch_by_keys(conn: sa.Connection, sql: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (whose ``{keys}`` is the key column's test) for these keys, fetched
+    with the driver's own cursor: SQLAlchemy's rows and bound-parameter rendering cost more than
+    the query for a page of a few thousand keys. PostgreSQL gets the keys as one array
+    (``= ANY(%s)``), other drivers as a list of placeholders (``IN (?, ...)``), a chunk at a
+    time. The SQL names only MLflow's fixed tables and columns; values are always bound."""
+    if not keys:
+        return []
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        batches: list[tuple[str, tuple[Any, ...]]] = [(sql.format(keys="= ANY(%s)"), (list(keys),))]
+    else:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        batches = [
+            (sql.format(keys=f"IN ({', '.join([mark] * len(chunk))})"), tuple(chunk))
+            for chunk in chunks(keys, IN_LIMIT)
+        ]
+    found: list[tuple[Any, ...]] = []
+    cursor = conn.connection.cursor()
+    try:
+        for statement, params in batches:
+            try:
+                cursor.execute(statement, params)
+            except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would report it
+                raise sa.exc.DBAPIError.instance(
+                    statement, params, exc, dialect.loaded_dbapi.Error
+                ) from exc
+            found.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
+
+
 @dataclass
 class RunBuilder:
     tracking_uri: str
     artifacts_server: str | None
-    #: whether the store is a networked database (artifact reads then go to the pool)
-    remote: bool
     #: every experiment's name by id, deleted experiments too
     names: dict[str, str] = field(default_factory=dict)
     pool: ThreadPoolExecutor | None = None
 
     def _children(
-        self, conn: sa.Connection, table: sa.TableClause, ids: Sequence[str]
+        self, conn: sa.Connection, table: str, ids: Sequence[str], value: str = "value"
     ) -> dict[str, dict[str, str]]:
-        values = table.c.value if "value" in table.c else sa.null()
-        query = sa.select(table.c.run_uuid, table.c.key, values).where(table.c.run_uuid.in_(ids))
         found: dict[str, dict[str, str]] = {}
-        # fetched whole (a page of runs' rows): row by row, SQLAlchemy's per-row fetch costs
-        # more than the query
-        for run_id, key, value in conn.execute(query).tuples().all():
-            found.setdefault(run_id, {})[key] = value
+        sql = f"SELECT run_uuid, key, {value} FROM {table} WHERE run_uuid {{keys}}"
+        for run_id, key, val in fetch_by_keys(conn, sql, ids):
+            found.setdefault(run_id, {})[key] = val
         return found
 
     def records(self, conn: sa.Connection, rows: Sequence[DbRow]) -> list[RunRecord]:
         """The records of a page of run rows: a query per child table for the whole page."""
-        tags: dict[str, dict[str, str]] = {}
-        params: dict[str, dict[str, str]] = {}
-        metrics: dict[str, dict[str, str]] = {}
-        models: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
-        for chunk in chunks(rows, IN_LIMIT):
-            ids = [row.run_uuid for row in chunk]
-            tags.update(self._children(conn, T.tags, ids))
-            params.update(self._children(conn, T.params, ids))
-            metrics.update(self._children(conn, T.latest_metrics, ids))
-            for run_id, found in self._logged_models(conn, ids).items():
-                models.setdefault(run_id, []).extend(found)
+        ids = [row.run_uuid for row in rows]
+        tags = self._children(conn, "tags", ids)
+        params = self._children(conn, "params", ids)
+        metrics = self._children(conn, "latest_metrics", ids, value="NULL")
+        models = self._logged_models(conn, ids)
 
         def build(row: DbRow) -> RunRecord:
             return self._run_record(
@@ -84,7 +113,9 @@ class RunBuilder:
                 models.get(row.run_uuid, []),
             )
 
-        io_bound = self.remote or any(local_path(row.artifact_uri or "") is None for row in rows)
+        # only artifact reads are left to do here: threads pay off when they wait on a remote
+        # artifact store, and only contend for the GIL on local files
+        io_bound = any(local_path(row.artifact_uri or "") is None for row in rows)
         return list(self.map(build, rows) if io_bound else map(build, rows))
 
     def _logged_models(
@@ -92,27 +123,19 @@ class RunBuilder:
     ) -> dict[str, list[tuple[DbRow, dict[str, str]]]]:
         """MLflow 3 LoggedModels of these runs (logged in the run's own experiment, not deleted),
         in MLflow's listing order: newest first, ties by model id."""
-        m, r, t = T.logged_models, T.runs, T.logged_model_tags
-        query = (
-            sa.select(
-                m.c.model_id, m.c.experiment_id, m.c.name, m.c.artifact_location, m.c.source_run_id
-            )
-            .join(r, r.c.run_uuid == m.c.source_run_id)
-            .where(m.c.source_run_id.in_(run_ids))
-            .where(m.c.experiment_id == r.c.experiment_id)
-            .where(m.c.lifecycle_stage != "deleted")
-            .order_by(
-                sa.case((m.c.creation_timestamp_ms.is_(None), 1), else_=0).asc(),
-                m.c.creation_timestamp_ms.desc(),
-                m.c.model_id.asc(),
-            )
+        sql = (
+            "SELECT m.model_id, m.experiment_id, m.name, m.artifact_location, m.source_run_id "
+            "FROM logged_models m JOIN runs r ON r.run_uuid = m.source_run_id "
+            "WHERE m.source_run_id {keys} AND m.experiment_id = r.experiment_id "
+            "AND m.lifecycle_stage <> 'deleted' "
+            "ORDER BY CASE WHEN m.creation_timestamp_ms IS NULL THEN 1 ELSE 0 END, "
+            "m.creation_timestamp_ms DESC, m.model_id"
         )
-        rows = list(conn.execute(query))
+        rows = [_Model(*row) for row in fetch_by_keys(conn, sql, run_ids)]
         model_tags: dict[str, dict[str, str]] = {}
-        for chunk in chunks([row.model_id for row in rows], IN_LIMIT):
-            q = sa.select(t.c.model_id, t.c.tag_key, t.c.tag_value).where(t.c.model_id.in_(chunk))
-            for model_id, key, value in conn.execute(q):
-                model_tags.setdefault(model_id, {})[key] = value
+        tag_sql = "SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id {keys}"
+        for model_id, key, value in fetch_by_keys(conn, tag_sql, [r.model_id for r in rows]):
+            model_tags.setdefault(model_id, {})[key] = value
         found: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
         for row in rows:
             found.setdefault(row.source_run_id, []).append((row, model_tags.get(row.model_id, {})))

@@ -172,10 +172,9 @@ def open_readonly(uri: str) -> Engine:
 
 
 def revision(connection: sa.Connection) -> str | None:
-    """The store's alembic revision, or None when it has no ``alembic_version`` table."""
-    try:
-        rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
-    except sa.exc.DBAPIError:
-        connection.rollback()
+    """The store's alembic revision, or None when it has no ``alembic_version`` table. Any
+    other error (a locked or unreachable database) is raised: it is no answer about the schema."""
+    if not sa.inspect(connection).has_table("alembic_version"):
         return None
+    rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     return str(rows[0][0]) if len(rows) == 1 else None
