@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    with cluster(args.cache_dir / f"postgres-v{LAYOUT}", keep=True) as server:
+    # one cluster for every layout: each layout has its own databases in it
+    with cluster(args.cache_dir / "postgres", keep=True) as server:
         if args.scenario == "postgres":
             runs = args.runs or 1_000_000
             uri = postgres_store(server, runs, args.cache_dir / f"pg-artifacts-{runs}")

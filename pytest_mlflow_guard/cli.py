@@ -254,6 +254,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             sys.stdout.writelines(chunks)
         else:
             report_files.write_chunks(out, chunks)
+    if args.since_last and report.started_at is not None:
+        # recorded only now that the reports are out: a check whose report was lost is done again
+        from pytest_mlflow_guard.gate.state import save_state
+
+        save_state(args.since_last, report.tracking_uri, report.started_at)
     if args.write_baseline:
         return EXIT_OK
     return EXIT_FINDINGS if report.summary()["error"] else EXIT_OK

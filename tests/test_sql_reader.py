@@ -62,6 +62,15 @@ def report(uri: str, reader: str, config: GuardConfig = CONFIG, **kwargs: Any) -
     return dict(data)
 
 
+def cli_report(tmp_path: Path, *args: str) -> dict[str, Any]:
+    """``mlflow-guard check ARGS --format json`` as the JSON document it wrote."""
+    from pytest_mlflow_guard.cli import main
+
+    out = tmp_path / "report.json"
+    assert main(["check", *args, "--format", "json", "--output", str(out)]) in (0, 1)
+    return dict(json.loads(out.read_text()))
+
+
 def assert_parity(uri: str, *, server: str | None = None, **kwargs: Any) -> list[Record]:
     """Both readers give the same records in the same order, and the same JSON report (read
     over ``server``'s API when given, from the database otherwise)."""
@@ -197,14 +206,17 @@ def test_since_last_checks_exactly_what_changed(
     state = tmp_path / "state.json"
     old = int((datetime.now(timezone.utc) - timedelta(days=3)).timestamp() * 1000)
     (tmp_path / "r.txt").write_text("x\n")
-    naming = GuardConfig(select=("MLG101", "MLG201", "MLG202", "MLG203"))
+    config = tmp_path / "guard.toml"
+    config.write_text('[tool.mlflow-guard]\nselect = ["MLG101", "MLG201", "MLG202", "MLG203"]\n')
+    nightly = ("--tracking-uri", uri, "--reader", reader, "--config", str(config))
+    nightly += ("--since-last", str(state))
     with tracking(uri) as client:
         exp = client.create_experiment("team/nightly", artifact_location=str(tmp_path / "art"))
         for i in range(3):
             run = client.create_run(exp, start_time=old + i, tags=CONVENTION_TAGS, run_name=f"r{i}")
             client.log_artifact(run.info.run_id, str(tmp_path / "r.txt"), "environment")
             client.set_terminated(run.info.run_id, end_time=old + 1000)
-    first = report(uri, reader, naming, since_last=str(state))
+    first = cli_report(tmp_path, *nightly)
     assert first["checked"]["runs"] == 3 and first["findings"] == []
     assert "no earlier check recorded; checked everything" in first["notes"][0]
     recorded = json.loads(state.read_text())
@@ -213,14 +225,14 @@ def test_since_last_checks_exactly_what_changed(
     with tracking(uri) as client:
         bad = client.create_run(exp, tags={**CONVENTION_TAGS, "run.mode": "yolo"}, run_name="b")
         client.set_terminated(bad.info.run_id)
-    second = report(uri, reader, naming, since_last=str(state))
+    second = cli_report(tmp_path, *nightly)
     assert second["checked"]["runs"] == 1
     assert {f["run_id"] for f in second["findings"]} == {bad.info.run_id}
     assert [f["rule"] for f in second["findings"]] == ["MLG202"]
     assert second["notes"][0].startswith("incremental check (--since-last")
     # the state now records the second check; the runs of three days ago stay unchecked, and
     # only the new run, inside the five minutes allowed for clock skew, is looked at again
-    third = report(uri, reader, naming, since_last=str(state))
+    third = cli_report(tmp_path, *nightly)
     assert third["checked"]["runs"] == 1
     assert {f["run_id"] for f in third["findings"]} == {bad.info.run_id}
 

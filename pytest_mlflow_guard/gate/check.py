@@ -16,7 +16,7 @@ from pytest_mlflow_guard.gate.baseline import apply_baseline, load_baseline, wri
 from pytest_mlflow_guard.gate.engine import Engine
 from pytest_mlflow_guard.gate.findings import Finding, Report
 from pytest_mlflow_guard.gate.rules import Checkable, rule_infos
-from pytest_mlflow_guard.gate.state import load_since, save_state
+from pytest_mlflow_guard.gate.state import load_since
 from pytest_mlflow_guard.mlflow_io import links
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
@@ -186,9 +186,8 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         objects=engine.objects,
         rules=rule_infos(),
         notes=notes,
+        started_at=started,
     )
-    if options.since_last:
-        save_state(options.since_last, redact_text(uri), started)
     if write_baseline_to:
         count = write_baseline(write_baseline_to, findings)
         report.notes.append(f"wrote {count} findings to baseline {write_baseline_to}")

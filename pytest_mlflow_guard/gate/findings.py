@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pytest_mlflow_guard.vocabulary import ObjectType, Severity
 
@@ -70,6 +71,9 @@ class Report:
     baseline_fixed: int | None = None  # baselined findings no longer present, when --baseline used
     baseline_suppressed: int | None = None  # findings hidden because they are in the baseline
     notes: list[str] = field(default_factory=list)
+    #: when the check began reading the store (what ``--since-last`` records once the report
+    #: is out)
+    started_at: datetime | None = None
 
     def summary(self) -> dict[str, int]:
         counts = {"error": 0, "warning": 0}
