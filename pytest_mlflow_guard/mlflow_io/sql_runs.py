@@ -17,6 +17,11 @@ import sqlalchemy as sa
 from pytest_mlflow_guard.mlflow_io.artifacts import has_requirements, local_path
 from pytest_mlflow_guard.mlflow_io.model_records import logged_model_record, mlflow2_models
 from pytest_mlflow_guard.mlflow_io.paging import generated_run_name, to_utc
+from pytest_mlflow_guard.mlflow_io.sql_schema import (
+    LOGGED_MODEL_TAGS_SQL,
+    LOGGED_MODELS_SQL,
+    RUN_CHILDREN_SQL,
+)
 from pytest_mlflow_guard.records import RunRecord
 
 __all__ = ["IN_LIMIT", "DbRow", "RunBuilder", "chunks"]
@@ -88,11 +93,10 @@ class RunBuilder:
     pool: ThreadPoolExecutor | None = None
 
     def _children(
-        self, conn: sa.Connection, table: str, ids: Sequence[str], value: str = "value"
+        self, conn: sa.Connection, table: str, ids: Sequence[str]
     ) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {}
-        sql = f"SELECT run_uuid, key, {value} FROM {table} WHERE run_uuid {{keys}}"
-        for run_id, key, val in fetch_by_keys(conn, sql, ids):
+        for run_id, key, val in fetch_by_keys(conn, RUN_CHILDREN_SQL[table], ids):
             found.setdefault(run_id, {})[key] = val
         return found
 
@@ -101,7 +105,7 @@ class RunBuilder:
         ids = [row.run_uuid for row in rows]
         tags = self._children(conn, "tags", ids)
         params = self._children(conn, "params", ids)
-        metrics = self._children(conn, "latest_metrics", ids, value="NULL")
+        metrics = self._children(conn, "latest_metrics", ids)
         models = self._logged_models(conn, ids)
 
         def build(row: DbRow) -> RunRecord:
@@ -123,18 +127,10 @@ class RunBuilder:
     ) -> dict[str, list[tuple[DbRow, dict[str, str]]]]:
         """MLflow 3 LoggedModels of these runs (logged in the run's own experiment, not deleted),
         in MLflow's listing order: newest first, ties by model id."""
-        sql = (
-            "SELECT m.model_id, m.experiment_id, m.name, m.artifact_location, m.source_run_id "
-            "FROM logged_models m JOIN runs r ON r.run_uuid = m.source_run_id "
-            "WHERE m.source_run_id {keys} AND m.experiment_id = r.experiment_id "
-            "AND m.lifecycle_stage <> 'deleted' "
-            "ORDER BY CASE WHEN m.creation_timestamp_ms IS NULL THEN 1 ELSE 0 END, "
-            "m.creation_timestamp_ms DESC, m.model_id"
-        )
-        rows = [_Model(*row) for row in fetch_by_keys(conn, sql, run_ids)]
+        rows = [_Model(*row) for row in fetch_by_keys(conn, LOGGED_MODELS_SQL, run_ids)]
         model_tags: dict[str, dict[str, str]] = {}
-        tag_sql = "SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id {keys}"
-        for model_id, key, value in fetch_by_keys(conn, tag_sql, [r.model_id for r in rows]):
+        model_ids = [r.model_id for r in rows]
+        for model_id, key, value in fetch_by_keys(conn, LOGGED_MODEL_TAGS_SQL, model_ids):
             model_tags.setdefault(model_id, {})[key] = value
         found: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
         for row in rows:

@@ -1,9 +1,10 @@
 """MLflow's tables as the SQL reader sees them: read-only connections and the tested revisions.
 
-MLflow's schema is internal and changes with its releases. The SQL reader therefore names only
-the columns it reads (lightweight ``sqlalchemy.table`` constructs: no ``MetaData``, so nothing
-here can create a table), and is used only on a database whose alembic revision is one it was
-tested on. Any other revision is read through MLflow's client instead.
+MLflow's schema is internal and changes with its releases. Everything the SQL reader assumes of
+it is here: the columns it reads (lightweight ``sqlalchemy.table`` constructs: no ``MetaData``,
+so nothing here can create a table) and the few statements it sends as text. It is used only on
+a database whose alembic revision is one it was tested on; any other revision is read through
+MLflow's client instead.
 
 Connections are read-only at the database's own level where it has one (SQLite ``mode=ro``,
 PostgreSQL and MySQL read-only transactions), so a user with SELECT alone is enough, and a read
@@ -26,6 +27,9 @@ from pytest_mlflow_guard.redact import redact_text
 
 __all__ = [
     "DATABASE_SCHEMES",
+    "LOGGED_MODELS_SQL",
+    "LOGGED_MODEL_TAGS_SQL",
+    "RUN_CHILDREN_SQL",
     "TESTED_REVISIONS",
     "T",
     "is_database_uri",
@@ -69,20 +73,6 @@ class T:
         "artifact_uri",
         "lifecycle_stage",
     )
-    tags = _t("tags", "run_uuid", "key", "value")
-    params = _t("params", "run_uuid", "key", "value")
-    latest_metrics = _t("latest_metrics", "run_uuid", "key")
-    logged_models = _t(
-        "logged_models",
-        "model_id",
-        "experiment_id",
-        "name",
-        "artifact_location",
-        "creation_timestamp_ms",
-        "lifecycle_stage",
-        "source_run_id",
-    )
-    logged_model_tags = _t("logged_model_tags", "model_id", "tag_key", "tag_value")
     registered_models = _t("registered_models", "name", "workspace", "last_updated_time")
     registered_model_tags = _t("registered_model_tags", "name", "workspace", "key", "value")
     registered_model_aliases = _t(
@@ -101,6 +91,28 @@ class T:
         "storage_location",
     )
     model_version_tags = _t("model_version_tags", "name", "workspace", "version", "key", "value")
+
+
+#: the child rows of a page of runs, for ``sql_runs.fetch_by_keys`` (``{keys}``: the key test);
+#: a metric's key is all the gate reads of it
+RUN_CHILDREN_SQL = {
+    "tags": "SELECT run_uuid, key, value FROM tags WHERE run_uuid {keys}",
+    "params": "SELECT run_uuid, key, value FROM params WHERE run_uuid {keys}",
+    "latest_metrics": "SELECT run_uuid, key, NULL FROM latest_metrics WHERE run_uuid {keys}",
+}
+#: MLflow 3 LoggedModels of runs, logged in the run's own experiment and not deleted, in MLflow's
+#: listing order (newest first, nulls last, ties by id)
+LOGGED_MODELS_SQL = (
+    "SELECT m.model_id, m.experiment_id, m.name, m.artifact_location, m.source_run_id "
+    "FROM logged_models m JOIN runs r ON r.run_uuid = m.source_run_id "
+    "WHERE m.source_run_id {keys} AND m.experiment_id = r.experiment_id "
+    "AND m.lifecycle_stage <> 'deleted' "
+    "ORDER BY CASE WHEN m.creation_timestamp_ms IS NULL THEN 1 ELSE 0 END, "
+    "m.creation_timestamp_ms DESC, m.model_id"
+)
+LOGGED_MODEL_TAGS_SQL = (
+    "SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id {keys}"
+)
 
 
 def is_database_uri(uri: str) -> bool:
