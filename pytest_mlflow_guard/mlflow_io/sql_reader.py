@@ -36,7 +36,7 @@ from pytest_mlflow_guard.errors import GuardError, environment_error
 from pytest_mlflow_guard.mlflow_io.model_records import runs_uri_run, version_signature
 from pytest_mlflow_guard.mlflow_io.paging import changed_at, model_changed, to_utc, version_run_id
 from pytest_mlflow_guard.mlflow_io.scope import run_filter, since_datetime
-from pytest_mlflow_guard.mlflow_io.sql_runs import IN_LIMIT, DbRow, RunBuilder, chunks
+from pytest_mlflow_guard.mlflow_io.sql_runs import IN_LIMIT, DbRow, RunBuilder, chunks, run_columns
 from pytest_mlflow_guard.mlflow_io.sql_schema import T
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
@@ -174,15 +174,7 @@ class SqlStoreReader:
         tags = self._experiment_tags(conn, [str(row.experiment_id) for row in experiments])
         r, e = T.runs, T.experiments
         query = (
-            sa.select(
-                r.c.run_uuid,
-                r.c.experiment_id,
-                r.c.name,
-                r.c.status,
-                r.c.start_time,
-                r.c.end_time,
-                r.c.artifact_uri,
-            )
+            sa.select(*run_columns())
             .join(e, e.c.experiment_id == r.c.experiment_id)
             .where(*self._run_clauses())
             .where(e.c.lifecycle_stage == "active")
@@ -353,16 +345,7 @@ class SqlStoreReader:
         wanted = (sources - set(self._cache)) | (uris - set(self._artifact_uris))
         r = T.runs
         for chunk in chunks(sorted(wanted), IN_LIMIT):
-            query = sa.select(
-                r.c.run_uuid,
-                r.c.experiment_id,
-                r.c.name,
-                r.c.status,
-                r.c.start_time,
-                r.c.end_time,
-                r.c.artifact_uri,
-                r.c.lifecycle_stage,
-            ).where(r.c.run_uuid.in_(chunk))
+            query = sa.select(*run_columns(), r.c.lifecycle_stage).where(r.c.run_uuid.in_(chunk))
             rows = list(conn.execute(query))
             for row in rows:
                 self._artifact_uris[row.run_uuid] = row.artifact_uri or ""

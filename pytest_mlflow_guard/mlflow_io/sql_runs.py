@@ -21,10 +21,11 @@ from pytest_mlflow_guard.mlflow_io.sql_schema import (
     LOGGED_MODEL_TAGS_SQL,
     LOGGED_MODELS_SQL,
     RUN_CHILDREN_SQL,
+    T,
 )
 from pytest_mlflow_guard.records import RunRecord
 
-__all__ = ["IN_LIMIT", "DbRow", "RunBuilder", "chunks"]
+__all__ = ["IN_LIMIT", "DbRow", "RunBuilder", "chunks", "run_columns"]
 
 X = TypeVar("X")
 #: a result row, read by column name (SQLAlchemy 2.1 types ``Row`` by every column's type)
@@ -41,6 +42,20 @@ def chunks(items: Iterable[X], size: int) -> Iterator[list[X]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def run_columns() -> tuple[sa.ColumnClause[Any], ...]:
+    """The columns of ``runs`` that :meth:`RunBuilder.records` reads from each row."""
+    r = T.runs
+    return (
+        r.c.run_uuid,
+        r.c.experiment_id,
+        r.c.name,
+        r.c.status,
+        r.c.start_time,
+        r.c.end_time,
+        r.c.artifact_uri,
+    )
 
 
 class _Model(NamedTuple):
