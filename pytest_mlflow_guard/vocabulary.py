@@ -87,6 +87,19 @@ TAG_AUDIT_PREFIX = "mlflow_guard.audit."
 TAG_REPEAT = "reproducible.repeat"
 TAG_REPEAT_GROUP = "reproducible.group"
 
+# ------------------------------------------------------------------ the registry's lifecycle
+#: the guide's stages, in lifecycle order (MLflow's own spelling)
+STAGES = ("None", "Staging", "Production", "Archived")
+#: stages that have an alias of their own (the stage's name, lower-cased: ``@staging``,
+#: ``@production``); "None" and "Archived" are where a version rests
+ALIASED_STAGES = ("Staging", "Production")
+
+
+def stage_alias(stage: str) -> str:
+    """The alias that mirrors ``stage`` (``Production`` -> ``production``)."""
+    return stage.lower()
+
+
 # ------------------------------------------------------------------ MLflow's own tags
 MLFLOW_RUN_NAME = "mlflow.runName"
 MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"

@@ -169,6 +169,9 @@ def build_violations(b: StoreBuilder) -> None:
     for v in ("1", "2"):
         b.client.transition_model_version_stage("twoprod_model", v, "Production")
     b.expect("registered_model", "twoprod_model", "MLG401")
+    # moved by the bare client: the stage changed, the @production alias did not follow
+    b.expect("model_version", "twoprod_model/1", "MLG403")
+    b.expect("model_version", "twoprod_model/2", "MLG403")
 
     b.tracked_version("stale_model", stage="Staging")
     long_ago = (datetime.now(timezone.utc) - timedelta(days=45)).isoformat()
@@ -241,6 +244,7 @@ def test_every_rule_fires_on_its_object_and_nothing_else(
             304,
             401,
             402,
+            403,
             501,
             502,
             503,

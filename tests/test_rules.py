@@ -142,6 +142,7 @@ def build_registered_model(patch: dict[str, Any]) -> RegisteredModelRecord:
                 name=data["name"],
                 version=version["version"],
                 stage=version["stage"],
+                aliases=tuple(version.get("aliases", [])),
                 run_id=version.get("run_id"),
                 source=version.get("source", ""),
                 has_signature=version.get("has_signature"),
@@ -155,7 +156,10 @@ def build_registered_model(patch: dict[str, Any]) -> RegisteredModelRecord:
             )
         )
     return RegisteredModelRecord(
-        name=data["name"], tags=data.get("tags", {}), versions=tuple(versions)
+        name=data["name"],
+        tags=data.get("tags", {}),
+        aliases={alias: v.version for v in versions for alias in v.aliases},
+        versions=tuple(versions),
     )
 
 
@@ -282,6 +286,7 @@ def test_catalogue_matches_the_documented_table() -> None:
         "MLG304": ("version-source-run", "error"),
         "MLG401": ("single-production", "error"),
         "MLG402": ("stale-staging", "warning"),
+        "MLG403": ("stage-alias", "warning"),
         "MLG501": ("environment-recorded", "error"),
         "MLG502": ("source-command", "warning"),
         "MLG503": ("params-logged", "warning"),
@@ -291,6 +296,18 @@ def test_catalogue_matches_the_documented_table() -> None:
     for code, (name, severity) in table.items():
         rule = get_rule(code)
         assert (rule.name, rule.default_severity) == (name, severity)
+
+
+def test_readme_rules_table_is_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    # the README's table is `mlflow-guard rules --format markdown`, pasted: a new or renamed
+    # rule must show up there too
+    from pytest_mlflow_guard.cli import main
+
+    main(["rules", "--format", "markdown"])
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| code | name |")
+    table = readme[start : readme.index("<!-- /rules-table -->", start)]
+    assert table == capsys.readouterr().out
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda rule: rule.code)

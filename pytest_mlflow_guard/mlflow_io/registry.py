@@ -13,14 +13,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlflow_guard.errors import GuardError
-from pytest_mlflow_guard.vocabulary import TAG_STAGE_SINCE
+from pytest_mlflow_guard.vocabulary import ALIASED_STAGES, STAGES, TAG_STAGE_SINCE, stage_alias
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-
-STAGES = ("None", "Staging", "Production", "Archived")
-#: stages that have an alias of their own; "None" and "Archived" are where a version rests
-ALIASED_STAGES = ("Staging", "Production")
 
 
 class LifecycleError(GuardError, ValueError):
@@ -73,9 +69,9 @@ def transition(
         c.set_model_version_tag(name, old, TAG_STAGE_SINCE, now)
     aliases = c.get_registered_model(name).aliases or {}
     if previous in ALIASED_STAGES and previous != target:
-        alias = previous.lower()
+        alias = stage_alias(previous)
         if str(aliases.get(alias)) == version:
             c.delete_registered_model_alias(name, alias)
     if target in ALIASED_STAGES:
-        c.set_registered_model_alias(name, target.lower(), version)
+        c.set_registered_model_alias(name, stage_alias(target), version)
     return updated

@@ -42,12 +42,13 @@ from mlflow.server.handlers import (
 )
 
 from pytest_mlflow_guard.audit import AuditEntry, now_utc
-from pytest_mlflow_guard.mlflow_io.registry import ALIASED_STAGES, LifecycleError, normalize_stage
+from pytest_mlflow_guard.mlflow_io.registry import LifecycleError, normalize_stage
 from pytest_mlflow_guard.mlflow_io.scope import quote
 from pytest_mlflow_guard.records import ModelVersionRecord, RegisteredModelRecord
 from pytest_mlflow_guard.server.policy import Policy, Verdict
 from pytest_mlflow_guard.server.sources import source_run_facts, source_run_id, version_signature
 from pytest_mlflow_guard.vocabulary import (
+    ALIASED_STAGES,
     MLFLOW_PROMPT_TAG,
     MLFLOW_RUN_NAME,
     TAG_FINDINGS,

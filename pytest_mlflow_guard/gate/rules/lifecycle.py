@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from pytest_mlflow_guard.gate.rules.base import Rule, RuleContext, as_utc, parse_timestamp
 from pytest_mlflow_guard.records import ModelVersionRecord, RegisteredModelRecord
-from pytest_mlflow_guard.vocabulary import TAG_STAGE_SINCE
+from pytest_mlflow_guard.vocabulary import ALIASED_STAGES, TAG_STAGE_SINCE, stage_alias
 
 
 class SingleProduction(Rule[RegisteredModelRecord]):
@@ -82,9 +82,47 @@ class StaleStaging(Rule[ModelVersionRecord]):
             yield f"in stage Staging for {age.days} days (limit {limit:g})"
 
 
+class StageAlias(Rule[ModelVersionRecord]):
+    """A version in Staging or Production carries the matching alias, and only such a version does.
+
+    Why:
+    MLflow 3 loads models by alias (`models:/name@production`); older code and the guide load by
+    stage (`models:/name/Production`). When the `production` alias is missing, or points at a
+    version in another stage, the two URI styles load different models, and which one a service
+    runs depends on how it was written. Stages are deprecated in MLflow, so the alias is what the
+    next consumer will use.
+
+    Anti-pattern:
+        client.transition_model_version_stage("fraud_scorer", "7", "Production")
+        # no alias: models:/fraud_scorer@production still loads version 5, or nothing
+
+    Fix:
+    Move the alias with the stage, or let the lifecycle helpers keep both in step
+    (`ExperimentTracker.transition_model`), or backfill with `mlflow-guard fix --apply`:
+        client.set_registered_model_alias("fraud_scorer", "production", "7")
+    """
+
+    code = "MLG403"
+    name = "stage-alias"
+    default_severity = "warning"
+    kinds = ("model_version",)
+
+    def check(self, obj: ModelVersionRecord, ctx: RuleContext) -> Iterator[str]:
+        stage = obj.stage.lower()
+        for aliased in ALIASED_STAGES:
+            alias = stage_alias(aliased)
+            if stage == aliased.lower() and alias not in obj.aliases:
+                yield f"'{alias}' alias missing: the version is in stage {aliased}"
+            elif stage != aliased.lower() and alias in obj.aliases:
+                yield (
+                    f"'{alias}' alias is on a version in stage {obj.stage}: "
+                    f"models:/{obj.name}@{alias} and models:/{obj.name}/{aliased} differ"
+                )
+
+
 def _version_order(version: str) -> tuple[int, str]:
     # versions are numeric strings in MLflow; sort 10 after 9, tolerate anything else
     return (int(version), "") if version.isdigit() else (2**63, version)
 
 
-RULES = (SingleProduction(), StaleStaging())
+RULES = (SingleProduction(), StaleStaging(), StageAlias())
