@@ -65,6 +65,8 @@ METRIC_GUARD_ERRORS = "mlflow_guard.errors"
 METRIC_GUARD_WARNINGS = "mlflow_guard.warnings"
 
 # ------------------------------------------------------------------ the guard's own tags
+#: every tag the guard writes of its own starts with this; only those may it replace or remove
+GUARD_TAG_PREFIX = "mlflow_guard."
 #: id of the guarded pytest session a run was made in
 TAG_SESSION = "mlflow_guard.session"
 #: exempts a run, logged model, model version or registered model from some rule codes (comma
@@ -78,8 +80,15 @@ TAG_STAGE_SINCE = "mlflow_guard.stage_since"
 TAG_DISCARDED = "mlflow_guard.discarded"
 #: on a replay: the run it reproduces
 TAG_REPRODUCTION_OF = "reproduction.of"
-#: set by the tracking-server app in warn mode: the rule codes a write was accepted with
+#: set by the tracking-server app in warn mode (the rule codes a write was accepted with), and by
+#: ``check --annotate`` (the codes of the run's findings in the last check)
 TAG_FINDINGS = "mlflow_guard.findings"
+#: ``check --annotate``: ``pass`` or ``fail`` (an error-level finding) on each checked run, and
+#: ``TAG_FINDINGS`` the comma-separated rule codes of its findings (removed when it has none)
+TAG_STATUS = "mlflow_guard.status"
+STATUS_PASS, STATUS_FAIL = "pass", "fail"
+#: ``fix --apply``: on every object it changed, what it filled and when
+TAG_FIXED_BY = "mlflow_guard.fixed_by"
 #: prefix of the registered-model tags holding the audit trail of stage and alias changes
 #: (one tag per change: ``mlflow_guard.audit.<ms>.<nn>.<random>``, a JSON object)
 TAG_AUDIT_PREFIX = "mlflow_guard.audit."
@@ -102,6 +111,19 @@ def stage_alias(stage: str) -> str:
 
 # ------------------------------------------------------------------ MLflow's own tags
 MLFLOW_RUN_NAME = "mlflow.runName"
+#: who and what MLflow's own context providers say started a run (``fix`` derives the team's
+#: ``os.user`` and ``source.type`` from them)
+MLFLOW_USER = "mlflow.user"
+MLFLOW_SOURCE_TYPE = "mlflow.source.type"
+#: MLflow's ``mlflow.source.type`` values (``SourceType``) and the team's ``source.type`` each
+#: one means; JOB and UNKNOWN say nothing about how the code ran
+MLFLOW_SOURCE_TYPES = {
+    "LOCAL": SOURCE_TYPE_SCRIPT,
+    "PROJECT": SOURCE_TYPE_SCRIPT,
+    "NOTEBOOK": SOURCE_TYPE_NOTEBOOK,
+}
+#: the generic flavour every MLflow model has besides its own: it names no model type
+MLFLOW_PYFUNC_FLAVOR = "python_function"
 MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"
 MLFLOW_SOURCE_NAME = "mlflow.source.name"
 # MLflow's git tags: its detection follows sys.argv[0], so under pytest it is wrong or empty

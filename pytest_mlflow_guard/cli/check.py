@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from pytest_mlflow_guard.cli.common import EXIT_FINDINGS, EXIT_OK, Subparsers, positive_int, split
+from pytest_mlflow_guard.cli.store_args import (
+    add_store_arguments,
+    check_store_arguments,
+    store_options,
+)
 from pytest_mlflow_guard.errors import GuardError
-from pytest_mlflow_guard.vocabulary import ENV_MLFLOW_TRACKING_URI, READERS
 
 
 def add_parser(sub: Subparsers) -> None:
     from pytest_mlflow_guard.gate.reporters import FORMATS
 
     check = sub.add_parser("check", help="audit a tracking store against the conventions")
-    check.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else MLflow's default")
-    check.add_argument(
-        "--config", help="a pyproject.toml or TOML file (default: nearest pyproject)"
-    )
-    check.add_argument(
-        "--experiment",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="only experiments whose name matches (repeatable)",
-    )
-    check.add_argument(
-        "--since", help="only runs started since DATE (YYYY-MM-DD) or an age (7d, 12h)"
-    )
-    check.add_argument(
-        "--status",
-        action="append",
-        default=[],
-        help="only runs in these statuses (RUNNING, FINISHED, FAILED, KILLED)",
-    )
+    add_store_arguments(check)
     check.add_argument("--select", action="append", help="rule codes or names (comma separated)")
     check.add_argument("--ignore", action="append", help="rule codes or names (comma separated)")
     check.add_argument(
@@ -56,21 +40,6 @@ def add_parser(sub: Subparsers) -> None:
         "--write-baseline", metavar="FILE", help="record today's findings in FILE and exit 0"
     )
     check.add_argument(
-        "--artifacts-server",
-        metavar="URL",
-        help="the mlflow server that serves the store's mlflow-artifacts: URIs, when "
-        "--tracking-uri is its database (default: artifacts-server in the config)",
-    )
-    check.add_argument(
-        "--workers", type=positive_int, default=8, help="concurrent artifact reads (>= 1)"
-    )
-    check.add_argument(
-        "--reader",
-        choices=READERS,
-        help="how to read the store: sql (a database URI, read-only SQL), api (MLflow's "
-        "client), auto (sql where the schema revision is tested; default: reader in the config)",
-    )
-    check.add_argument(
         "--jobs",
         type=positive_int,
         help="processes that read and check a database store's experiments (default: one per "
@@ -81,6 +50,12 @@ def add_parser(sub: Subparsers) -> None:
         metavar="STATE_FILE",
         help="check only what changed since the check recorded in STATE_FILE, then record this "
         "one there (a missing file means a full check)",
+    )
+    check.add_argument(
+        "--annotate",
+        action="store_true",
+        help="tag each checked run mlflow_guard.status (pass or fail) and mlflow_guard.findings "
+        "(its rule codes), for filtering in the MLflow UI",
     )
 
 
@@ -101,20 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from pytest_mlflow_guard.gate.check import CheckOptions, run_check, stderr_if_tty
     from pytest_mlflow_guard.gate.reporters import render_chunks
     from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
-    from pytest_mlflow_guard.mlflow_io.connect import check_uri
-    from pytest_mlflow_guard.mlflow_io.scope import since_datetime
 
     pairs = _pairs(args.formats, args.outputs)
-    # bad values are refused here, naming the option, before anything is read or written
-    for option, value in (
-        ("--tracking-uri", args.tracking_uri),
-        ("--artifacts-server", args.artifacts_server),
-    ):
-        if value is not None:
-            check_uri(option, value)
-    if args.tracking_uri is None and os.environ.get(ENV_MLFLOW_TRACKING_URI):
-        check_uri(ENV_MLFLOW_TRACKING_URI, os.environ[ENV_MLFLOW_TRACKING_URI])
-    since_datetime(args.since, where="--since")
+    check_store_arguments(args)
     # every file this command will write is checked before the (possibly long) read of the
     # store: never the store itself, never half a file
     config_file = args.config or find_pyproject()
@@ -130,21 +94,15 @@ def run(args: argparse.Namespace) -> int:
 
         load_since(args.since_last, "")
     options = CheckOptions(
-        tracking_uri=args.tracking_uri,
-        config_path=args.config,
-        experiments=args.experiment,
-        since=args.since,
-        statuses=split(args.status),
+        **store_options(args),
         select=split(args.select),
         ignore=split(args.ignore),
         baseline=args.baseline,
         collect_objects=any(fmt == "junit" for fmt, _ in pairs),
-        workers=args.workers,
         progress=stderr_if_tty(),
-        artifacts_server=args.artifacts_server,
-        reader=args.reader,
         since_last=args.since_last,
         jobs=args.jobs or 0,
+        annotate=args.annotate,
     )
     report = run_check(options, write_baseline_to=args.write_baseline)
     for fmt, out in pairs:

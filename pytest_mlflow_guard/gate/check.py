@@ -56,6 +56,8 @@ class CheckOptions:
     #: processes that read and check a database store's experiments (0: as many as there are
     #: cores for a large store, see ``gate.sharded``)
     jobs: int = 0
+    #: tag each checked run with the verdict (``gate.annotations``)
+    annotate: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -170,7 +172,10 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
             reader = choice.reader
             notes.extend(choice.notes)
         sharded = None
-        if _is_sql(reader) and not options.collect_objects and not options.run_tags:
+        if options.annotate:  # the runs' current tags are needed, so one process reads them
+            runs: dict[str, tuple[str | None, str | None]] = {}
+            reader = _Observed(reader, runs)
+        elif _is_sql(reader) and not options.collect_objects and not options.run_tags:
             sharded = _sharded_findings(reader, options, config, uri, artifacts, changed_since)
         if sharded is not None:
             findings, checked = sharded
@@ -195,7 +200,37 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         report.findings, report.baseline_suppressed, report.baseline_fixed = apply_baseline(
             findings, baseline
         )
+    if options.annotate:
+        report.notes.extend(_annotate(uri, runs, report.findings))
     return report
+
+
+class _Observed:
+    """A reader passing its records through, noting each run's annotation tags on the way."""
+
+    def __init__(self, reader: Any, runs: dict[str, tuple[str | None, str | None]]) -> None:
+        self.reader, self.runs = reader, runs
+
+    def iter_records(self) -> Iterator[Record]:
+        from pytest_mlflow_guard.gate.annotations import ANNOTATION_TAGS
+
+        for record in self.reader.iter_records():
+            if isinstance(record, RunRecord):
+                status, codes = (record.tags.get(key) for key in ANNOTATION_TAGS)
+                self.runs[record.run_id] = (status, codes)
+            yield record
+
+
+def _annotate(
+    uri: str, runs: dict[str, tuple[str | None, str | None]], findings: Sequence[Finding]
+) -> list[str]:
+    from pytest_mlflow_guard.gate.annotations import annotation_edits
+    from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
+
+    written = apply_edits(uri, annotation_edits(runs, findings))
+    notes = [f"annotated {len(runs)} runs ({written.objects} changed)"]
+    notes += [f"not annotated: {conflict}" for conflict in written.conflicts]
+    return notes
 
 
 def _is_sql(reader: object) -> bool:

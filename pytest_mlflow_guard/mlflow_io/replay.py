@@ -18,6 +18,7 @@ from pytest_mlflow_guard.records import RunFacts
 from pytest_mlflow_guard.redact import redact_mapping
 from pytest_mlflow_guard.vocabulary import (
     MLFLOW_PARENT_RUN_ID,
+    MLFLOW_PYFUNC_FLAVOR,
     TAG_GIT_COMMIT,
     TAG_MODEL_TYPE,
     TAG_PYTHON_VERSION,
@@ -216,7 +217,7 @@ def _logged_model_flavour(c: MlflowClient, run_id: str) -> str | None:
     except Exception:  # an MLflow without LoggedModels: no model to describe
         return None
     for model in models:
-        flavours = [f for f in (getattr(model, "flavors", None) or {}) if f != "python_function"]
+        flavours = [f for f in (getattr(model, "flavors", None) or {}) if f != MLFLOW_PYFUNC_FLAVOR]
         return flavours[0] if flavours else (model.name or "model")
     return None
 

@@ -21,6 +21,7 @@ from pytest_mlflow_guard.vocabulary import (
     ENV_MLFLOW_EXPERIMENT_NAME,
     ENV_MLFLOW_TRACKING_URI,
     MLFLOW_PARENT_RUN_ID,
+    MLFLOW_PYFUNC_FLAVOR,
     MODEL_TYPE_NONE,
     TAG_MODEL_TYPE,
     TAG_TEST_OUTCOME,
@@ -28,7 +29,7 @@ from pytest_mlflow_guard.vocabulary import (
 
 __all__ = ["FixtureRun", "preserved_mlflow_state"]
 
-_FLAVOR_SKIP = ("python_function",)
+_FLAVOR_SKIP = (MLFLOW_PYFUNC_FLAVOR,)
 
 
 @contextmanager

@@ -1,0 +1,67 @@
+"""Changes the guard proposes to make in a tracking store (``fix``, ``check --annotate``).
+
+Plain data: planned by the gate on records, applied by ``mlflow_io.edit_writer``. Each edit
+says what it expects to find (``current``), and the writer applies it only if the store still
+holds exactly that: an edit never overwrites a value someone else wrote between the plan and the
+write. Only the guard's own tags (``mlflow_guard.*``) may be replaced or removed; every other
+edit fills a value that is absent or blank (see :func:`may_replace`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from pytest_mlflow_guard.vocabulary import GUARD_TAG_PREFIX
+
+#: ``tag``: a run or model-version tag; ``alias``: a registered model's alias (``field`` is the
+#: alias, ``new`` the version it points at)
+EditKind = Literal["tag", "alias"]
+EditTarget = Literal["run", "model_version"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    target: EditTarget
+    object_id: str  # run id, or "name/version"
+    kind: EditKind
+    field: str  # the tag key, or the alias
+    current: str | None  # what the plan saw: None when absent
+    new: str | None  # None: remove (the guard's own tags only)
+    source: str  # where ``new`` comes from, for the plan table
+
+    @property
+    def label(self) -> str:
+        return f"{self.target} {self.object_id}"
+
+
+def may_replace(field: str) -> bool:
+    """Whether an edit may replace or remove an existing value of ``field``: only the guard's
+    own tags, which it wrote itself."""
+    return field.startswith(GUARD_TAG_PREFIX)
+
+
+def is_absent(value: str | None) -> bool:
+    """A value the conventions count as missing (MLG201 strips blanks too)."""
+    return value is None or not value.strip()
+
+
+def check_edit(edit: Edit) -> None:
+    """Refuse an edit that would overwrite or delete a value the guard did not write: the
+    writer calls this for every edit, so no planner can get it wrong."""
+    if may_replace(edit.field) or (edit.new is not None and is_absent(edit.current)):
+        return
+    raise ValueError(f"refusing to replace {edit.field!r} of {edit.label}: {edit.current!r}")
+
+
+def by_object(edits: Iterable[Edit]) -> Iterator[tuple[tuple[EditTarget, str], list[Edit]]]:
+    """Edits grouped per object, in the order first seen (an object's edits are written
+    together: one batch per run)."""
+    order: dict[tuple[EditTarget, str], list[Edit]] = {}
+    for edit in edits:
+        order.setdefault((edit.target, edit.object_id), []).append(edit)
+    yield from order.items()
+
+
+__all__ = ["Edit", "EditKind", "EditTarget", "by_object", "check_edit", "is_absent", "may_replace"]

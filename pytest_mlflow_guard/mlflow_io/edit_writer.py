@@ -1,0 +1,89 @@
+"""Write planned :class:`~pytest_mlflow_guard.edits.Edit` s into a store (``fix --apply``,
+``check --annotate``), through MLflow's client so a guarded server's policy sees every write.
+
+Compare-and-set per object: the object is read again just before its write, and when any of its
+fields no longer holds what the plan saw (someone tagged the run in between), nothing of that
+object is written and it is reported as a conflict. A run's tags go in one ``log_batch``, so a
+run is never left half-fixed. :func:`~pytest_mlflow_guard.edits.check_edit` refuses, per edit,
+to replace anything but the guard's own tags, whatever the planner said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pytest_mlflow_guard.edits import Edit, by_object, check_edit
+from pytest_mlflow_guard.mlflow_io.clients import client
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+@dataclass
+class Written:
+    objects: int = 0
+    edits: int = 0
+    #: "run <id>: 'os.user' is now 'bob', the plan saw nothing": left as they are
+    conflicts: list[str] = field(default_factory=list)
+
+
+def apply_edits(tracking_uri: str, edits: Iterable[Edit]) -> Written:
+    c = client(tracking_uri)
+    written = Written()
+    for (target, object_id), group in by_object(edits):
+        for edit in group:
+            check_edit(edit)
+        if target == "run":
+            conflict = _write_run(c, object_id, group)
+        else:
+            conflict = _write_version(c, object_id, group)
+        if conflict:
+            written.conflicts.append(f"{target} {object_id}: {conflict}")
+        else:
+            written.objects += 1
+            written.edits += len(group)
+    return written
+
+
+def _changed(edit: Edit, now: str | None) -> str | None:
+    if now == edit.current:
+        return None
+    return f"{edit.field!r} is now {now!r}, the plan saw {edit.current!r}"
+
+
+def _write_run(c: MlflowClient, run_id: str, edits: list[Edit]) -> str | None:
+    from mlflow.entities import RunTag
+
+    tags = c.get_run(run_id).data.tags
+    for edit in edits:
+        if conflict := _changed(edit, tags.get(edit.field)):
+            return conflict
+    sets = [RunTag(e.field, e.new) for e in edits if e.new is not None]
+    if sets:
+        c.log_batch(run_id, tags=sets)
+    for edit in edits:
+        if edit.new is None:
+            c.delete_tag(run_id, edit.field)
+    return None
+
+
+def _write_version(c: MlflowClient, object_id: str, edits: list[Edit]) -> str | None:
+    name, version = object_id.rsplit("/", 1)
+    aliases = {a: str(v) for a, v in (c.get_registered_model(name).aliases or {}).items()}
+    tags = c.get_model_version(name, version).tags or {}
+    for edit in edits:
+        now = aliases.get(edit.field) if edit.kind == "alias" else tags.get(edit.field)
+        if conflict := _changed(edit, now):
+            return conflict
+    # aliases first: the fixed_by tag written last records only what was done
+    for edit in sorted(edits, key=lambda e: e.kind != "alias"):
+        if edit.kind == "alias":
+            assert edit.new is not None
+            c.set_registered_model_alias(name, edit.field, edit.new)
+        elif edit.new is None:
+            c.delete_model_version_tag(name, version, edit.field)
+        else:
+            c.set_model_version_tag(name, version, edit.field, edit.new)
+    return None
