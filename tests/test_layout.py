@@ -16,7 +16,17 @@ from pytest_mlflow_guard import vocabulary
 
 PACKAGE = Path(pytest_mlflow_guard.__file__).parent
 #: lowest first: a module may import its own layer and the ones before it, never a later one
-LAYERS = ("base", "mlflow_io", "tracking", "gate", "server", "reproduce", "pytest_plugin", "cli")
+LAYERS = (
+    "base",
+    "mlflow_io",
+    "tracking",
+    "gate",
+    "lint",
+    "server",
+    "reproduce",
+    "pytest_plugin",
+    "cli",
+)
 #: where MLflow (and Flask, which only the tracking server uses) may be imported
 MLFLOW_LAYERS = ("mlflow_io", "server")
 

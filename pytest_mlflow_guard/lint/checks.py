@@ -1,0 +1,190 @@
+"""Judging the literals ``visitor`` finds, by the gate's own rules and under the gate's own config.
+
+Each literal is handed to the rule engine as the record it will become in the store (an
+experiment, a registered model, a run carrying that one tag) and only the finding of the rule the
+literal stands for is kept. So lint and ``mlflow-guard check`` cannot disagree: same patterns,
+same vocabulary, same messages, same ``select``/``ignore``/``severity``, and per-experiment
+``overrides`` for experiment names (and for tag values given in the call that names the
+experiment, such as ``ExperimentTracker("a/b", run_mode=...)``).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pytest_mlflow_guard.config import GuardConfig
+from pytest_mlflow_guard.errors import ConfigError, GuardError
+from pytest_mlflow_guard.gate.engine import Engine
+from pytest_mlflow_guard.gate.findings import Finding
+from pytest_mlflow_guard.gate.rules import get_rule, parse_ignore_tag
+from pytest_mlflow_guard.lint.visitor import Site, SiteKind, find_sites
+from pytest_mlflow_guard.records import ExperimentRecord, Record, RegisteredModelRecord, RunRecord
+from pytest_mlflow_guard.vocabulary import Severity
+
+__all__ = ["Checker", "LintFinding", "SourceError", "lint_file", "lint_source", "suppressions"]
+
+#: the rule each kind of literal is judged by
+RULE_OF: dict[SiteKind, str] = {
+    "experiment": "MLG101",
+    "registered_model": "MLG103",
+    "tag": "MLG202",
+}
+#: ``# mlflow-guard: ignore`` or ``# mlflow-guard: ignore[MLG101, tag-value]``, anywhere in a
+#: comment (so it can follow another tool's directive in the same comment)
+SUPPRESSION = re.compile(r"#\s*mlflow-guard:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?")
+#: how ``ast`` counts lines (``str.splitlines`` also breaks at form feeds and U+2028)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class SourceError(GuardError):
+    """A file that is not Python source: a syntax error, an undecodable byte, unreadable."""
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One finding at a place in a file (``line`` and ``col`` count from 1, ``col`` in
+    characters)."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    name: str
+    severity: Severity
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Checker:
+    """Judges literals under one config. Building it validates the config's rule references
+    (an unknown code in ``select`` is a ``ConfigError`` before any file is read)."""
+
+    def __init__(self, config: GuardConfig) -> None:
+        self.config = config
+        self._engine = Engine(config)
+        # the same literal recurs (one experiment name in every script): judge it once
+        self._verdicts: dict[tuple[str, str, str, str | None], tuple[Finding, ...]] = {}
+
+    def judge(self, site: Site) -> tuple[Finding, ...]:
+        """The findings of the rule ``site`` stands for, as the gate would report them."""
+        key = (site.kind, site.key, site.value, site.experiment)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            record = self._record(site)
+            code = RULE_OF[site.kind]
+            found = self._engine.check([record]) if record is not None else ()
+            verdict = self._verdicts[key] = tuple(f for f in found if f.rule == code)
+        return verdict
+
+    def _record(self, site: Site) -> Record | None:
+        if site.kind == "experiment":
+            return ExperimentRecord(experiment_id="", name=site.value)
+        if site.kind == "registered_model":
+            return RegisteredModelRecord(name=site.value)
+        config = self.config.for_experiment(site.experiment) if site.experiment else self.config
+        if site.key not in config.allowed_values:
+            return None  # a tag without a vocabulary: nothing to judge
+        return RunRecord(
+            run_id="",
+            experiment_id="",
+            experiment_name=site.experiment or "",
+            run_name=None,
+            status="FINISHED",
+            tags={site.key: site.value},
+        )
+
+
+def suppressions(text: str) -> dict[int, frozenset[str] | None]:
+    """Line -> the rule codes its ``# mlflow-guard: ignore[...]`` comment suppresses (None: all).
+
+    Entries that name no rule suppress nothing (the finding stays visible, so a typo shows).
+    Comments are found with ``tokenize``, so a ``#`` inside a string is not one.
+    """
+    if "mlflow-guard" not in text:  # the usual file: no need to tokenize it
+        return {}
+    found: dict[int, frozenset[str] | None] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            match = SUPPRESSION.search(token.string) if token.type == tokenize.COMMENT else None
+            if match is None:
+                continue
+            entries = match["codes"]
+            found[token.start[0]] = None if entries is None else frozenset(_codes(entries))
+    except (tokenize.TokenError, SyntaxError):  # parsed by ast already; keep what was read
+        pass
+    return found
+
+
+def _codes(entries: str) -> set[str]:
+    codes = set()
+    for entry in parse_ignore_tag(entries):
+        try:
+            codes.add(get_rule(entry).code)
+        except ConfigError:
+            continue
+    return codes
+
+
+def lint_source(text: str, path: str, checker: Checker) -> list[LintFinding]:
+    """The findings in one file's source, in source order (``SyntaxError`` if it is not
+    Python)."""
+    sites = find_sites(ast.parse(text, filename=path))
+    if not sites:
+        return []
+    quiet = suppressions(text)
+    lines = _LINE_BREAK.split(text)
+    found = []
+    for site in sites:
+        for finding in checker.judge(site):
+            if _suppressed(quiet, site.line, finding.rule):
+                continue
+            column = _column(lines, site.line, site.col_offset)
+            found.append(
+                LintFinding(
+                    path,
+                    site.line,
+                    column,
+                    finding.rule,
+                    finding.name,
+                    finding.severity,
+                    finding.message,
+                )
+            )
+    return found
+
+
+def _suppressed(quiet: dict[int, frozenset[str] | None], line: int, code: str) -> bool:
+    if line not in quiet:
+        return False
+    codes = quiet[line]
+    return codes is None or code in codes
+
+
+def _column(lines: Sequence[str], line: int, col_offset: int) -> int:
+    """1-based character column of ``ast``'s UTF-8 byte offset (they differ after non-ASCII)."""
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return len(text.encode()[:col_offset].decode(errors="ignore")) + 1
+
+
+def lint_file(path: Path, checker: Checker) -> list[LintFinding]:
+    """The findings in ``path``, shown as given; ``SourceError`` when it is not Python source."""
+    try:
+        data = path.read_bytes()
+        # honours a PEP 263 coding cookie and a UTF-8 BOM, as the interpreter does
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return lint_source(data.decode(encoding), str(path), checker)
+    except SyntaxError as exc:
+        where = f"{path}:{exc.lineno}" if exc.lineno else str(path)
+        raise SourceError(f"{where}: syntax error: {exc.msg}") from None
+    except ValueError as exc:  # undecodable bytes, a NUL byte (3.11), an unknown encoding
+        raise SourceError(f"{path}: not Python source: {exc}") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
