@@ -154,6 +154,9 @@ def _regex(value: Any, key: str) -> str:
     return value
 
 
+#: what ``ui-url`` and ``artifacts-server`` may start with (before ``://``), in any case
+_URL_SCHEMES = ("http", "https")
+
 #: the largest age a stale-* key takes (100 years): past it, date arithmetic overflows
 _MAX_AGE = {"stale-staging-days": 36_500.0, "stale-running-hours": 876_000.0}
 
@@ -200,10 +203,7 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
         elif key.startswith("stale-"):
             out[name] = _number(value, key)
         elif key in ("ui-url", "artifacts-server"):
-            if not isinstance(value, str) or value.split("://", 1)[0].lower() not in (
-                "http",
-                "https",
-            ):
+            if not isinstance(value, str) or value.split("://", 1)[0].lower() not in _URL_SCHEMES:
                 raise ConfigError(
                     f"[tool.mlflow-guard] {key}: expected an http(s) URL, got {value!r}"
                 )
@@ -267,10 +267,18 @@ def _scope(raw: Any) -> Scope:
 
 def from_mapping(raw: Mapping[str, Any], source: Path | None = None) -> GuardConfig:
     """Build a config from the ``[tool.mlflow-guard]`` table; raise ``ConfigError`` on bad input."""
+    if not isinstance(raw, Mapping):  # `mlflow-guard = 5` in [tool]
+        raise ConfigError(f"[tool.mlflow-guard]: expected a table, got {raw!r}")
     raw = dict(raw)
     scope = _scope(raw.pop("scope")) if "scope" in raw else Scope()
     overrides: list[Override] = []
-    for i, item in enumerate(raw.pop("overrides", [])):
+    items = raw.pop("overrides", [])
+    if not isinstance(items, list):  # `overrides = 0`, `overrides = {}`: not an array of tables
+        raise ConfigError(
+            f"[tool.mlflow-guard] overrides: expected an array of tables "
+            f"([[tool.mlflow-guard.overrides]]), got {items!r}"
+        )
+    for i, item in enumerate(items):
         if not isinstance(item, dict) or "experiments" not in item:
             raise ConfigError(
                 f"[[tool.mlflow-guard.overrides]] #{i + 1}: needs an 'experiments' list"
@@ -327,7 +335,10 @@ def load_config(path: Path | str | None = None, start: Path | None = None) -> Gu
     if file is None:
         return GuardConfig()
     data = _read_toml(file)
-    table = data.get("tool", {}).get("mlflow-guard", data if path is not None else {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{file}: [tool] is not a table")
+    table = tool.get("mlflow-guard", data if path is not None else {})
     if table is data and "tool" in data:
         table = {}
     return from_mapping(table, source=file)

@@ -110,3 +110,23 @@ def test_the_nearest_pyproject_with_our_table_wins(tmp_path: Path) -> None:
 def test_config_path_that_is_a_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tool]\nmlflow-guard = 5\n", "expected a table, got 5"),
+        ("tool = 3\n", r"\[tool\] is not a table"),
+        ("[tool.mlflow-guard]\noverrides = 0\n", "overrides: expected an array of tables"),
+        ('[tool.mlflow-guard]\noverrides = ""\n', "overrides: expected an array of tables"),
+    ],
+    ids=["table-a-number", "tool-a-number", "overrides-a-number", "overrides-a-string"],
+)
+def test_a_table_of_the_wrong_type_is_a_config_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    # these were TypeErrors (a traceback) or, for a string, silently no overrides
+    config = tmp_path / "guard.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(config)
