@@ -1,5 +1,6 @@
-"""``mlflow-guard``: audit a tracking store (``check``), explain rules (``rules``), replay a run
-(``reproduce``), show who moved a model's stages and aliases (``history``).
+"""``mlflow-guard``: audit a tracking store (``check``), fill what can be derived (``fix``), lint
+Python source (``lint``), explain rules (``rules``), replay a run (``reproduce``), show who moved a
+model's stages and aliases (``history``), print or check the config schema (``config``).
 
 Exit codes: 0 no error-level findings, 1 error-level findings, 2 usage, config or connection
 error. MLflow is imported only by the subcommands that need it.
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from pytest_mlflow_guard.cli import check, history, reproduce, rules
+from pytest_mlflow_guard.cli import check, config, fix, history, lint, reproduce, rules
 from pytest_mlflow_guard.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Subparsers
 from pytest_mlflow_guard.display import clean
 from pytest_mlflow_guard.errors import GuardError, environment_error
@@ -31,9 +32,12 @@ class Command(Protocol):
 #: subcommand name -> its module (``add_parser(sub)``, ``run(args)``), in ``--help`` order
 COMMANDS: dict[str, Command] = {
     "check": check,
+    "fix": fix,
+    "lint": lint,
     "rules": rules,
     "reproduce": reproduce,
     "history": history,
+    "config": config,
 }
 
 

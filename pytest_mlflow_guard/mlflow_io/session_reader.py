@@ -88,3 +88,15 @@ class SessionReader(StoreReader):
             )
         ):
             yield from (mv for mv in page if version_run_id(mv) in runs)
+
+
+def runs_tagged(tracking_uri: str, run_tags: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(run_id, experiment_id)`` of the runs carrying all ``run_tags``, oldest first."""
+    from pytest_mlflow_guard.mlflow_io.clients import client
+
+    clauses = " AND ".join(f"tags.`{key}` = {quote(value)}" for key, value in run_tags.items())
+    found = sorted(
+        runs_anywhere(client(tracking_uri), clauses),
+        key=lambda run: (run.info.start_time or 0, run.info.run_id),
+    )
+    return [(str(run.info.run_id), str(run.info.experiment_id)) for run in found]

@@ -99,7 +99,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if not config.pluginmanager.is_registered(module):  # `-p` may have loaded it
             config.pluginmanager.register(module, f"mlflow_guard.{name}")
     if guard.settings.enabled:
-        hooks = GuardedTestHooks(guard, controller=not _is_worker(config))
+        junit = bool(getattr(config.option, "xmlpath", None))
+        hooks = GuardedTestHooks(guard, controller=not _is_worker(config), junit=junit)
         config.pluginmanager.register(hooks, "mlflow_guard.tests")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(guard), "mlflow_guard.xdist")
@@ -198,9 +199,10 @@ class GuardedTestHooks:
     """Per-test hooks, registered only when the guard is switched on: a session that did not
     switch it on pays for none of them (the overhead benchmark's measure (a))."""
 
-    def __init__(self, guard: GuardSession, controller: bool) -> None:
+    def __init__(self, guard: GuardSession, controller: bool, junit: bool = False) -> None:
         self.guard = guard
         self.controller = controller
+        self.junit = junit  # --junitxml: each test's runs become <property> entries
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller:  # xdist sends the controller every worker's reports
@@ -217,6 +219,11 @@ class GuardedTestHooks:
     ) -> Generator[None, None, None]:
         result = yield  # fixtures (and their runs) are torn down now
         from pytest_mlflow_guard.pytest_plugin.summary import findings_block
+
+        if self.junit:  # before the verdict below, which may fail the test
+            from pytest_mlflow_guard.pytest_plugin.junit import run_properties
+
+            item.user_properties.extend(run_properties(self.guard, item.nodeid))
 
         # errors only: warning-level findings would repeat, per test, what the summary lists
         errors = [f for f in self.guard.end_test(item.nodeid) if f.severity == "error"]

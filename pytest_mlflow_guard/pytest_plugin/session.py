@@ -239,7 +239,7 @@ class GuardSession:
         os.environ.pop(ENV_TEST_TAGS, None)
         if not (self.active and self.settings.gate_on and self.settings.test_findings):
             return []
-        entries = ledger.entries(os.environ.get(ENV_LEDGER), self._ledger_size)
+        entries = self._test_entries()
         if not entries:
             return []  # no process wrote "I am starting a run" during this test
         assert self.session_id is not None and self.tracking_uri is not None
@@ -253,6 +253,18 @@ class GuardSession:
         if others:
             report = self._combine(report, others, tags)
         return [f for f in report.findings if f.run_id != self.session_run_id]
+
+    def _test_entries(self) -> list[ledger.Entry]:
+        """What the ledger got since the current test began: one entry per run started."""
+        return ledger.entries(os.environ.get(ENV_LEDGER), self._ledger_size)
+
+    def test_stores(self) -> list[str]:
+        """The stores the current test started runs in (the session's first), or none."""
+        if not self.active:
+            return []
+        uris = dict.fromkeys(entry.tracking_uri for entry in self._test_entries())
+        main = [uri for uri in uris if uri == self.tracking_uri]
+        return main + [uri for uri in uris if uri != self.tracking_uri]
 
     def _combine(self, report: Report, uris: Sequence[str], run_tags: Mapping[str, str]) -> Report:
         return other_stores.combine(
