@@ -106,8 +106,8 @@ ERRORS = [f for f in FINDINGS if f.severity == "error"]
 
 
 def test_formats_and_unknown_format() -> None:
-    assert FORMATS == ("text", "json", "junit", "sarif", "github")
-    with pytest.raises(ValueError, match=r"'yaml'.*text, json, junit, sarif, github"):
+    assert FORMATS == ("text", "json", "junit", "sarif", "github", "markdown", "html")
+    with pytest.raises(ValueError, match=r"'yaml'.*text, json, junit, sarif, github, markdown"):
         render("yaml", make_report())
 
 

@@ -178,11 +178,11 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         elif _is_sql(reader) and not options.collect_objects and not options.run_tags:
             sharded = _sharded_findings(reader, options, config, uri, artifacts, changed_since)
         if sharded is not None:
-            findings, checked = sharded
+            findings, checked, names = sharded
         else:
             for finding in engine.check(_ticking(reader.iter_records(), progress, engine)):
                 findings.append(finding)
-            checked = dict(engine.checked)
+            checked, names = dict(engine.checked), engine.experiment_names
     progress.done()
     report = Report(
         tracking_uri=redact_text(uri),
@@ -192,6 +192,7 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         rules=rule_infos(),
         notes=notes,
         started_at=started,
+        experiment_names=names,
     )
     if write_baseline_to:
         count = write_baseline(write_baseline_to, findings)
@@ -246,15 +247,18 @@ def _sharded_findings(
     uri: str,
     artifacts: str | None,
     changed_since: datetime | None,
-) -> tuple[list[Finding], dict[str, int]] | None:
-    """The check's findings and counts from worker processes (``gate.sharded``), or None when
-    the store is small enough for one process (or ``jobs`` says 1)."""
+) -> tuple[list[Finding], dict[str, int], dict[str, str]] | None:
+    """The check's findings, counts and experiment names from worker processes
+    (``gate.sharded``), or None when the store is small enough for one process (or ``jobs``
+    says 1)."""
     import os
 
     from pytest_mlflow_guard.gate.sharded import Shards, deal, jobs_for, merged_counts
 
     with reader.engine.connect() as conn:
-        order = [str(row.experiment_id) for row in reader.experiments(conn)]
+        rows = reader.experiments(conn)
+        order = [str(row.experiment_id) for row in rows]
+        names = {str(row.experiment_id): str(row.name) for row in rows}
         counts = reader.run_counts(conn) if options.jobs != 1 else {}
     runs = sum(counts.get(exp_id, 0) for exp_id in order)
     jobs = jobs_for(options.jobs, runs, os.cpu_count() or 1)
@@ -274,7 +278,7 @@ def _sharded_findings(
     registry = Engine(config, url_for=url_builder(ui_base))
     reader.include_runs = False  # the registry, read and checked here
     findings.extend(registry.check(reader.iter_records()))
-    return findings, merged_counts(shards.checked, registry.checked)
+    return findings, merged_counts(shards.checked, registry.checked), names
 
 
 def _ticking(records: Iterable[Record], progress: _Progress, engine: Engine) -> Iterator[Record]:

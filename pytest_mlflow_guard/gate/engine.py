@@ -151,6 +151,8 @@ class Engine:
         self.url_for = url_for
         self.collect_objects = collect_objects
         self.checked: dict[str, int] = dict.fromkeys(CHECKED_KEYS, 0)
+        #: id -> name of each experiment checked (a store has far fewer than runs)
+        self.experiment_names: dict[str, str] = {}
         self.objects: list[CheckedObject] = []
         _validate_overrides(config)
         self._base = self._build_plan(config, _TOP)
@@ -186,6 +188,7 @@ class Engine:
 
     def _check_experiment(self, experiment: ExperimentRecord) -> Iterator[Finding]:
         self.checked["experiments"] += 1
+        self.experiment_names[experiment.experiment_id] = experiment.name
         plan = self._plan_for(experiment.name)
         results = self._check_tree(experiment, "experiment", (), "experiment", plan)
         yield from self._emit(results, experiment_id=experiment.experiment_id)

@@ -74,6 +74,9 @@ class Report:
     #: when the check began reading the store (what ``--since-last`` records once the report
     #: is out)
     started_at: datetime | None = None
+    #: experiment id -> name of every experiment checked: a finding on a run carries only its
+    #: experiment's id, and the page formats group by experiment
+    experiment_names: Mapping[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         counts = {"error": 0, "warning": 0}

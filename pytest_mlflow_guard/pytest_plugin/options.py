@@ -96,7 +96,7 @@ OPTIONS: tuple[Option, ...] = (
         "mlflow_guard_report",
         None,
         "list",
-        "write the gate report as FORMAT:PATH (text, json, junit, sarif, github); repeatable",
+        "write the gate report as FORMAT:PATH (a format of mlflow-guard check); repeatable",
         default=(),
     ),
     Option(

@@ -3,13 +3,18 @@
 ``render(fmt, report, color=...)`` returns the whole document as a string ending in a newline;
 the caller decides where it goes (stdout, ``--output`` file, ``$GITHUB_STEP_SUMMARY``...).
 
-==========  ==============================================================================
-``text``    grouped by object, for terminals and CI logs (ANSI colour only if ``color``)
-``json``    versioned machine-readable schema (see :mod:`.json_report`)
-``junit``   JUnit XML, one testcase per checked object, for CI test dashboards
-``sarif``   SARIF 2.1.0, for GitHub code scanning and other SARIF viewers
-``github``  GitHub Actions ``::error``/``::warning`` annotations plus a summary line
-==========  ==============================================================================
+============  ============================================================================
+``text``      grouped by object, for terminals and CI logs (ANSI colour only if ``color``)
+``json``      versioned machine-readable schema (see :mod:`.json_report`)
+``junit``     JUnit XML, one testcase per checked object, for CI test dashboards
+``sarif``     SARIF 2.1.0, for GitHub code scanning and other SARIF viewers
+``github``    GitHub Actions ``::error``/``::warning`` annotations plus a summary line
+``markdown``  verdict, counts per rule and the first findings as tables, for
+              ``$GITHUB_STEP_SUMMARY`` and merge-request comments (under GitHub's
+              65,536-character limit; see :mod:`.markdown`)
+``html``      one self-contained page: counts, charts per rule and per experiment, every
+              finding in a filterable table; loads nothing (see :mod:`.html`)
+============  ============================================================================
 
 Like the rule engine, this package imports neither MLflow nor pytest. Every format gets the
 report through the redaction policy (:mod:`..redact`) first: a credential in a tag value, a URL
@@ -22,10 +27,18 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from pytest_mlflow_guard.gate.findings import Finding, Report
-from pytest_mlflow_guard.gate.reporters import github, json_report, junit, sarif, text
+from pytest_mlflow_guard.gate.reporters import (
+    github,
+    html,
+    json_report,
+    junit,
+    markdown,
+    sarif,
+    text,
+)
 from pytest_mlflow_guard.redact import redact_text
 
-FORMATS: tuple[str, ...] = ("text", "json", "junit", "sarif", "github")
+FORMATS: tuple[str, ...] = ("text", "json", "junit", "sarif", "github", "markdown", "html")
 
 __all__ = ["FORMATS", "render", "render_chunks"]
 
@@ -43,6 +56,10 @@ def render(fmt: str, report: Report, *, color: bool = False) -> str:
         return sarif.render(report)
     if fmt == "github":
         return github.render(report)
+    if fmt == "markdown":
+        return markdown.render(report)
+    if fmt == "html":
+        return html.render(report)
     raise ValueError(f"unknown report format {fmt!r}; expected one of: {', '.join(FORMATS)}")
 
 
@@ -75,6 +92,7 @@ def _redacted_head(report: Report) -> Report:
         report,
         tracking_uri=redact_text(report.tracking_uri),
         notes=[redact_text(note) for note in report.notes],
+        experiment_names={k: redact_text(v) for k, v in report.experiment_names.items()},
     )
 
 
