@@ -319,3 +319,18 @@ def test_annotate_lists_warnings_but_passes_the_run(
     MlflowClient(legacy.uri).delete_tag(legacy.clean, "source.command")  # MLG502: a warning
     cli(capsys, "check", "--tracking-uri", legacy.uri, "--annotate")
     assert _annotations(legacy.uri)[legacy.clean] == ("pass", "MLG502")
+
+
+def test_the_plan_shows_store_strings_cleaned_and_redacted() -> None:
+    from pytest_mlflow_guard.gate.fix_report import render_json, render_text
+    from pytest_mlflow_guard.gate.fixes import FixPlan
+
+    hostile = "\x1b]0;owned\x07https://bob:hunter2@mlflow.example.com"
+    plan = FixPlan(edits=[Edit("run", "r1", "tag", "os.user", None, hostile, "mlflow.user")])
+    conflict = f"run r1: 'os.user' is now {hostile!r}, the plan saw None"
+    text = render_text(plan, "https://u:pw@host", applied=True, conflicts=[conflict])
+    assert "\x1b" not in text and "\x07" not in text
+    assert "hunter2" not in text and ":pw@" not in text
+    assert "not written, changed since the plan (1):" in text
+    document = render_json(plan, "https://u:pw@host", applied=True, conflicts=[conflict])
+    assert "hunter2" not in document and json.loads(document)["conflicts"]

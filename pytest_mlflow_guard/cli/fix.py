@@ -16,8 +16,6 @@ from pytest_mlflow_guard.cli.store_args import (
     check_store_arguments,
     store_options,
 )
-from pytest_mlflow_guard.display import clean
-from pytest_mlflow_guard.redact import redact_text
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -62,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
 
     written = apply_edits(uri, plan.edits)
-    sys.stdout.write(render(plan, uri, applied=True))
-    for conflict in written.conflicts:
-        print(f"mlflow-guard: not fixed: {clean(redact_text(conflict))}", file=sys.stderr)
+    sys.stdout.write(render(plan, uri, applied=True, conflicts=written.conflicts))
+    if written.conflicts:  # also where a CI log's reader looks for what went wrong
+        count = len(written.conflicts)
+        print(f"mlflow-guard: {count} objects changed since the plan: not fixed", file=sys.stderr)
     return EXIT_FINDINGS if written.conflicts else EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 
 from pytest_mlflow_guard.display import clean
 from pytest_mlflow_guard.edits import Edit
@@ -33,7 +34,7 @@ def _row(edit: Edit) -> tuple[str, ...]:
     return (edit.label, name, _shown(edit.current), _shown(edit.new), _shown(edit.source))
 
 
-def render_text(plan: FixPlan, store: str, *, applied: bool) -> str:
+def render_text(plan: FixPlan, store: str, *, applied: bool, conflicts: Sequence[str] = ()) -> str:
     rows = [_row(e) for e in plan.edits if e.field != TAG_FIXED_BY]
     head = "changes written" if applied else "dry run, nothing written; --apply writes"
     lines = [f"mlflow-guard fix: {_shown(store, 200)} ({head})", ""]
@@ -53,6 +54,9 @@ def render_text(plan: FixPlan, store: str, *, applied: bool) -> str:
         reasons = Counter((s.field, _shown(s.reason, 120)) for s in plan.skipped)
         for (field_name, reason), count in sorted(reasons.items()):
             lines.append(f"  {field_name}: {reason} ({count})")
+    if conflicts:
+        lines.append(f"not written, changed since the plan ({len(conflicts)}):")
+        lines.extend(f"  {_shown(conflict, 200)}" for conflict in conflicts)
     return "\n".join(lines) + "\n"
 
 
@@ -68,7 +72,7 @@ def _edit_json(edit: Edit) -> dict[str, str | None]:
     }
 
 
-def render_json(plan: FixPlan, store: str, *, applied: bool) -> str:
+def render_json(plan: FixPlan, store: str, *, applied: bool, conflicts: Sequence[str] = ()) -> str:
     document = {
         "version": 1,
         "tracking_uri": redact_text(store),
@@ -84,5 +88,6 @@ def render_json(plan: FixPlan, store: str, *, applied: bool) -> str:
             }
             for s in plan.skipped
         ],
+        "conflicts": [redact_text(conflict) for conflict in conflicts],
     }
     return json.dumps(document, indent=2) + "\n"
