@@ -455,3 +455,39 @@ def test_the_pre_commit_hook_fails_on_a_bad_file_and_passes_a_good_one(tmp_path:
     assert "good.py" not in failed.stdout
     passed = _run_hook(tmp_path, "good.py")
     assert (passed.returncode, passed.stderr) == (0, "")
+
+
+def test_odd_files_are_reported_not_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # found in review: a symlink loop raised RuntimeError, a deep expression RecursionError
+    (tmp_path / "loop.py").symlink_to(tmp_path / "loop.py")
+    _write(tmp_path, "x = " + "+".join(["1"] * 200_000) + "\n", "deep.py")
+    other = _write(tmp_path, 'mlflow.set_experiment("Bad")\n', "other.py")
+    code, out, err = _cli(capsys, str(tmp_path))
+    assert code == 2
+    assert f"{tmp_path / 'loop.py'}" in err and "too deeply nested" in err
+    assert f"{other}:1:23: MLG101" in out
+
+
+def test_a_folder_that_cannot_be_read_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    (tmp_path / "locked").mkdir()
+
+    def denied(path: object) -> list[str]:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "scandir", denied)  # root reads any folder: refuse the listing
+    code, _, err = _cli(capsys, str(tmp_path))
+    assert code == 2
+    assert f"cannot read {tmp_path}: Permission denied" in err
+
+
+def test_a_run_mode_keyword_of_dict_is_a_tag_of_that_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path, 'mlflow.start_run(tags=dict(run_mode="q"))\n', "ok.py")
+    assert _cli(capsys, str(source))[0] == 0

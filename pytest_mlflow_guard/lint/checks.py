@@ -186,5 +186,7 @@ def lint_file(path: Path, checker: Checker) -> list[LintFinding]:
         raise SourceError(f"{where}: syntax error: {exc.msg}") from None
     except ValueError as exc:  # undecodable bytes, a NUL byte (3.11), an unknown encoding
         raise SourceError(f"{path}: not Python source: {exc}") from None
+    except (RecursionError, MemoryError):  # ast.parse of an expression nested thousands deep
+        raise SourceError(f"{path}: too deeply nested for Python's parser") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None

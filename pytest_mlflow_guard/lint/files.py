@@ -34,13 +34,22 @@ def python_files(paths: Iterable[str]) -> list[Path]:
         else:
             raise GuardError(f"{given}: no such file or directory")
         for candidate in candidates:
-            found.setdefault(candidate.resolve(), candidate)
+            try:
+                key = candidate.resolve()
+            except (OSError, RuntimeError):  # a symlink loop: reading it reports the error
+                key = Path(os.path.abspath(candidate))
+            found.setdefault(key, candidate)
     return sorted(found.values(), key=lambda path: path.parts)
+
+
+def _unreadable(error: OSError) -> None:
+    # a folder that cannot be listed would otherwise be skipped in silence: its files unchecked
+    raise GuardError(f"cannot read {error.filename}: {error.strerror or error}")
 
 
 def _walk(top: Path) -> Iterator[Path]:
     # a directory named explicitly is walked even when hidden: only what is below it is pruned
-    for directory, subdirs, names in os.walk(top):
+    for directory, subdirs, names in os.walk(top, onerror=_unreadable):
         subdirs[:] = [d for d in subdirs if d not in SKIPPED_DIRS and not d.startswith(".")]
         for name in names:
             if name.endswith(".py"):

@@ -196,7 +196,8 @@ def _call_sites(call: ast.Call, constants: Mapping[str, str]) -> Iterator[Site]:
 
 
 def _tag_sites(call: ast.Call, callee: str | None, constants: Mapping[str, str]) -> Iterator[Site]:
-    yield from _site("tag", _keyword(call, RUN_MODE_KEYWORD), constants, TAG_RUN_MODE)
+    if callee != "dict":  # tags=dict(run_mode=...) is a tag named "run_mode", not run.mode
+        yield from _site("tag", _keyword(call, RUN_MODE_KEYWORD), constants, TAG_RUN_MODE)
     mapping = _argument(call, 0, "tags") if callee == "set_tags" else _keyword(call, "tags")
     if mapping is not None and callee not in NOT_RUN_TAGS:
         for key, value in _pairs(mapping, constants):
