@@ -3,8 +3,8 @@
 Plain data: planned by the gate on records, applied by ``mlflow_io.edit_writer``. Each edit
 says what it expects to find (``current``), and the writer applies it only if the store still
 holds exactly that: an edit never overwrites a value someone else wrote between the plan and the
-write. Only the guard's own tags (``mlflow_guard.*``) may be replaced or removed; every other
-edit fills a value that is absent or blank (see :func:`may_replace`).
+write. Only the tags these edits write themselves (:data:`OWN_TAGS`) may be replaced or removed;
+every other edit fills a value that is absent or blank (see :func:`check_edit`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_mlflow_guard.vocabulary import GUARD_TAG_PREFIX
+from pytest_mlflow_guard.vocabulary import TAG_FINDINGS, TAG_FIXED_BY, TAG_STATUS
+
+#: the tags ``fix`` and ``--annotate`` write of their own, the only values they may replace or
+#: remove (not every ``mlflow_guard.*`` tag: ``mlflow_guard.ignore`` and its reason are a
+#: person's, the audit trail the server's)
+OWN_TAGS = frozenset({TAG_STATUS, TAG_FINDINGS, TAG_FIXED_BY})
 
 #: ``tag``: a run or model-version tag; ``alias``: a registered model's alias (``field`` is the
 #: alias, ``new`` the version it points at)
@@ -35,11 +40,16 @@ class Edit:
     def label(self) -> str:
         return f"{self.target} {self.object_id}"
 
+    @property
+    def field_label(self) -> str:
+        """``git.commit``, or ``@production`` for an alias."""
+        return f"@{self.field}" if self.kind == "alias" else self.field
+
 
 def may_replace(field: str) -> bool:
-    """Whether an edit may replace or remove an existing value of ``field``: only the guard's
-    own tags, which it wrote itself."""
-    return field.startswith(GUARD_TAG_PREFIX)
+    """Whether an edit may replace or remove an existing value of ``field``: only the tags
+    these edits themselves write."""
+    return field in OWN_TAGS
 
 
 def is_absent(value: str | None) -> bool:
@@ -50,7 +60,9 @@ def is_absent(value: str | None) -> bool:
 def check_edit(edit: Edit) -> None:
     """Refuse an edit that would overwrite or delete a value the guard did not write: the
     writer calls this for every edit, so no planner can get it wrong."""
-    if may_replace(edit.field) or (edit.new is not None and is_absent(edit.current)):
+    if (edit.kind == "tag" and may_replace(edit.field)) or (
+        edit.new is not None and is_absent(edit.current)
+    ):
         return
     raise ValueError(f"refusing to replace {edit.field!r} of {edit.label}: {edit.current!r}")
 
@@ -64,4 +76,13 @@ def by_object(edits: Iterable[Edit]) -> Iterator[tuple[tuple[EditTarget, str], l
     yield from order.items()
 
 
-__all__ = ["Edit", "EditKind", "EditTarget", "by_object", "check_edit", "is_absent", "may_replace"]
+__all__ = [
+    "OWN_TAGS",
+    "Edit",
+    "EditKind",
+    "EditTarget",
+    "by_object",
+    "check_edit",
+    "is_absent",
+    "may_replace",
+]

@@ -65,8 +65,6 @@ METRIC_GUARD_ERRORS = "mlflow_guard.errors"
 METRIC_GUARD_WARNINGS = "mlflow_guard.warnings"
 
 # ------------------------------------------------------------------ the guard's own tags
-#: every tag the guard writes of its own starts with this; only those may it replace or remove
-GUARD_TAG_PREFIX = "mlflow_guard."
 #: id of the guarded pytest session a run was made in
 TAG_SESSION = "mlflow_guard.session"
 #: exempts a run, logged model, model version or registered model from some rule codes (comma

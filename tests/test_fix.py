@@ -229,7 +229,9 @@ def test_the_plan_says_what_it_left_alone(
 def test_scope_options_are_the_checks(legacy: Legacy, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "fix", "--tracking-uri", legacy.uri, "--experiment", "other/*")
     assert code == 0
-    assert "0 runs and" in out
+    # the registry is listed whole, but a scoped fix leaves versions of other runs alone
+    assert "(0 runs and 0 model versions looked at)" in out
+    assert "@production" not in out
     code, _, err = cli(capsys, "fix", "--tracking-uri", legacy.uri, "--since", "yesterday-ish")
     assert code == 2
     assert "--since" in err and "yesterday-ish" in err
@@ -262,8 +264,10 @@ def test_a_value_set_after_the_plan_is_not_overwritten(
         Edit("run", "r", "tag", "os.user", "bob", "alice", "x"),
         Edit("run", "r", "tag", "os.user", "bob", None, "x"),
         Edit("model_version", "m/1", "alias", "production", "2", "1", "x"),
+        Edit("run", "r", "tag", "mlflow_guard.ignore", "MLG201", None, "x"),  # a person's
+        Edit("model_version", "m/1", "alias", "mlflow_guard.status", "2", "1", "x"),
     ],
-    ids=["replace", "delete", "move-alias"],
+    ids=["replace", "delete", "move-alias", "guard-prefix-not-own", "own-name-as-alias"],
 )
 def test_no_edit_may_replace_what_the_guard_did_not_write(edit: Edit) -> None:
     with pytest.raises(ValueError, match="refusing to replace"):
@@ -284,9 +288,9 @@ def test_annotate_tags_pass_and_fail_and_follows_a_fix(
 ) -> None:
     from mlflow import MlflowClient
 
-    code, out, _ = cli(capsys, "check", "--tracking-uri", legacy.uri, "--annotate")
+    code, _, err = cli(capsys, "check", "--tracking-uri", legacy.uri, "--annotate")
     assert code == 1
-    assert "annotated 5 runs (5 changed)" in out
+    assert "mlflow-guard: annotated 5 runs (5 changed)" in err
     first = _annotations(legacy.uri)
     assert first[legacy.clean] == ("pass", None)
     assert first[legacy.full] == ("fail", "MLG201")
@@ -301,14 +305,14 @@ def test_annotate_tags_pass_and_fail_and_follows_a_fix(
     }
 
     assert cli(capsys, "fix", "--tracking-uri", legacy.uri, "--apply")[0] == 0
-    code, out, _ = cli(capsys, "check", "--tracking-uri", legacy.uri, "--annotate")
+    code, _, err = cli(capsys, "check", "--tracking-uri", legacy.uri, "--annotate")
     second = _annotations(legacy.uri)
     assert second[legacy.full] == ("pass", None)  # fixed: status updated, stale codes removed
     assert second[legacy.clean] == ("pass", None)
     # only "full" changed: "blank" still misses model.type (MLG201), the rest said so already
-    assert "annotated 5 runs (1 changed)" in out
-    _, out, _ = cli(capsys, "check", "--tracking-uri", legacy.uri, "--annotate")
-    assert "annotated 5 runs (0 changed)" in out  # nothing to say twice
+    assert "annotated 5 runs (1 changed)" in err
+    _, _, err = cli(capsys, "check", "--tracking-uri", legacy.uri, "--annotate")
+    assert "annotated 5 runs (0 changed)" in err  # nothing to say twice
 
 
 def test_annotate_lists_warnings_but_passes_the_run(
@@ -326,7 +330,12 @@ def test_the_plan_shows_store_strings_cleaned_and_redacted() -> None:
     from pytest_mlflow_guard.gate.fixes import FixPlan
 
     hostile = "\x1b]0;owned\x07https://bob:hunter2@mlflow.example.com"
-    plan = FixPlan(edits=[Edit("run", "r1", "tag", "os.user", None, hostile, "mlflow.user")])
+    plan = FixPlan(
+        edits=[
+            Edit("run", "r1", "tag", "os.user", None, hostile, "mlflow.user"),
+            Edit("model_version", f"{hostile}/1", "alias", "production", None, "1", "stage"),
+        ]
+    )
     conflict = f"run r1: 'os.user' is now {hostile!r}, the plan saw None"
     text = render_text(plan, "https://u:pw@host", applied=True, conflicts=[conflict])
     assert "\x1b" not in text and "\x07" not in text
@@ -334,3 +343,64 @@ def test_the_plan_shows_store_strings_cleaned_and_redacted() -> None:
     assert "not written, changed since the plan (1):" in text
     document = render_json(plan, "https://u:pw@host", applied=True, conflicts=[conflict])
     assert "hunter2" not in document and json.loads(document)["conflicts"]
+
+
+def test_annotate_is_the_whole_checks_verdict(
+    legacy: Legacy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a check of one rule would tag every run "pass" and drop the codes the full check found
+    for option in ("--select", "--ignore"):
+        args = ("check", "--tracking-uri", legacy.uri, "--annotate", option, "MLG101")
+        code, _, err = cli(capsys, *args)
+        assert code == 2
+        assert f"not with {option} 'MLG101'" in err
+    assert all(status is None for status, _ in _annotations(legacy.uri).values())
+
+
+def test_a_run_made_under_pytest_gets_pytest_and_no_commit(
+    legacy: Legacy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(legacy.uri)
+    exp = client.get_experiment_by_name("legacy/train").experiment_id
+    tags = {**MLFLOW_CONTEXT, **TEAM, "mlflow.source.name": "/venv/lib/pytest/__main__.py"}
+    run_id = _run(client, exp, "under-pytest", tags)
+    _, out, _ = cli(capsys, "fix", "--tracking-uri", legacy.uri, "--format", "json")
+    edits = {e["field"]: e["new"] for e in json.loads(out)["edits"] if e["object_id"] == run_id}
+    assert edits["source.type"] == "pytest"
+    assert "git.commit" not in edits  # MLflow's detection followed pytest's script
+    skipped = [s for s in json.loads(out)["skipped"] if s["object_id"] == run_id]
+    assert [s["field"] for s in skipped] == ["git.commit"]
+
+
+def test_a_write_the_store_refuses_leaves_that_object_and_goes_on(legacy: Legacy) -> None:
+    from mlflow import MlflowClient
+
+    from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
+
+    planned = [
+        Edit("run", legacy.full, "tag", "os.user", None, "alice", "mlflow.user"),
+        Edit("run", legacy.partial, "tag", "source.type", None, "notebook", "x"),
+    ]
+    MlflowClient(legacy.uri).delete_run(legacy.full)  # MLflow refuses tags on a deleted run
+    written = apply_edits(legacy.uri, planned)
+    assert written.objects == 1
+    (conflict,) = written.conflicts
+    assert conflict.startswith(f"run {legacy.full}: not written: ")
+    assert MlflowClient(legacy.uri).get_run(legacy.partial).data.tags["source.type"] == "notebook"
+
+
+def test_an_alias_is_not_set_on_a_version_moved_since_the_plan(legacy: Legacy) -> None:
+    from mlflow import MlflowClient
+
+    from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
+
+    client = MlflowClient(legacy.uri)
+    planned = [Edit("model_version", "legacy_model/1", "alias", "production", None, "1", "x")]
+    client.transition_model_version_stage("legacy_model", "1", "Archived")
+    written = apply_edits(legacy.uri, planned)
+    assert written.conflicts == [
+        "model_version legacy_model/1: the version is now in stage Archived"
+    ]
+    assert "production" not in client.get_registered_model("legacy_model").aliases

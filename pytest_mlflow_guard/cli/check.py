@@ -79,6 +79,14 @@ def run(args: argparse.Namespace) -> int:
 
     pairs = _pairs(args.formats, args.outputs)
     check_store_arguments(args)
+    if args.annotate and (args.select or args.ignore):
+        # the tags say "this run passes the conventions": a check of some rules cannot say that
+        option = "--select" if args.select else "--ignore"
+        value = ",".join(args.select or args.ignore)
+        raise GuardError(
+            f"--annotate records the whole check's verdict on each run: not with {option} "
+            f"{value!r} (select and ignore rules in the config instead)"
+        )
     # every file this command will write is checked before the (possibly long) read of the
     # store: never the store itself, never half a file
     config_file = args.config or find_pyproject()
@@ -102,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         progress=stderr_if_tty(),
         since_last=args.since_last,
         jobs=args.jobs or 0,
-        annotate=args.annotate,
+        annotate_runs={} if args.annotate else None,
     )
     report = run_check(options, write_baseline_to=args.write_baseline)
     for fmt, out in pairs:
@@ -117,6 +125,13 @@ def run(args: argparse.Namespace) -> int:
         from pytest_mlflow_guard.gate.state import save_state
 
         save_state(args.since_last, report.tracking_uri, report.started_at)
+    if options.annotate_runs is not None:
+        from pytest_mlflow_guard.display import clean
+        from pytest_mlflow_guard.gate.check import annotate
+        from pytest_mlflow_guard.redact import redact_text
+
+        for line in annotate(args.tracking_uri, options.annotate_runs, report.findings):
+            print(f"mlflow-guard: {clean(redact_text(line))}", file=sys.stderr)
     if args.write_baseline:
         return EXIT_OK
     return EXIT_FINDINGS if report.summary()["error"] else EXIT_OK

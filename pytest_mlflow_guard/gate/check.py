@@ -56,8 +56,9 @@ class CheckOptions:
     #: processes that read and check a database store's experiments (0: as many as there are
     #: cores for a large store, see ``gate.sharded``)
     jobs: int = 0
-    #: tag each checked run with the verdict (``gate.annotations``)
-    annotate: bool = False
+    #: filled, when given, with each checked run's annotation tags, for ``--annotate`` (its
+    #: writes come after the reports: see :func:`annotate`)
+    annotate_runs: dict[str, tuple[str | None, str | None]] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -172,9 +173,8 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
             reader = choice.reader
             notes.extend(choice.notes)
         sharded = None
-        if options.annotate:  # the runs' current tags are needed, so one process reads them
-            runs: dict[str, tuple[str | None, str | None]] = {}
-            reader = _Observed(reader, runs)
+        if options.annotate_runs is not None:  # the runs' tags are needed: one process reads
+            reader = _Observed(reader, options.annotate_runs)
         elif _is_sql(reader) and not options.collect_objects and not options.run_tags:
             sharded = _sharded_findings(reader, options, config, uri, artifacts, changed_since)
         if sharded is not None:
@@ -201,8 +201,6 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
         report.findings, report.baseline_suppressed, report.baseline_fixed = apply_baseline(
             findings, baseline
         )
-    if options.annotate:
-        report.notes.extend(_annotate(uri, runs, report.findings))
     return report
 
 
@@ -222,16 +220,22 @@ class _Observed:
             yield record
 
 
-def _annotate(
-    uri: str, runs: dict[str, tuple[str | None, str | None]], findings: Sequence[Finding]
+def annotate(
+    tracking_uri: str | None,
+    runs: Mapping[str, tuple[str | None, str | None]],
+    findings: Sequence[Finding],
 ) -> list[str]:
+    """Tag the checked ``runs`` with the check's verdict (``gate.annotations``); what happened,
+    as lines to show. Called once the reports are written: a store that refuses the writes
+    costs the annotations, never the reports."""
     from pytest_mlflow_guard.gate.annotations import annotation_edits
+    from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
     from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
 
-    written = apply_edits(uri, annotation_edits(runs, findings))
-    notes = [f"annotated {len(runs)} runs ({written.objects} changed)"]
-    notes += [f"not annotated: {conflict}" for conflict in written.conflicts]
-    return notes
+    written = apply_edits(resolved_tracking_uri(tracking_uri), annotation_edits(runs, findings))
+    lines = [f"annotated {len(runs)} runs ({written.objects} changed)"]
+    lines += [f"not annotated: {conflict}" for conflict in written.conflicts]
+    return lines
 
 
 def _is_sql(reader: object) -> bool:

@@ -30,8 +30,9 @@ def _shown(value: str | None, limit: int = _WIDTH) -> str:
 
 
 def _row(edit: Edit) -> tuple[str, ...]:
-    name = f"@{edit.field}" if edit.kind == "alias" else edit.field
-    return (edit.label, name, _shown(edit.current), _shown(edit.new), _shown(edit.source))
+    # a model name is a store string too: it may hold escapes or a secret-looking argument
+    cells = (edit.label, edit.field_label, edit.current, edit.new, edit.source)
+    return tuple(_shown(cell, 200 if i == 0 else _WIDTH) for i, cell in enumerate(cells))
 
 
 def render_text(plan: FixPlan, store: str, *, applied: bool, conflicts: Sequence[str] = ()) -> str:
@@ -63,7 +64,7 @@ def render_text(plan: FixPlan, store: str, *, applied: bool, conflicts: Sequence
 def _edit_json(edit: Edit) -> dict[str, str | None]:
     return {
         "object_type": edit.target,
-        "object_id": edit.object_id,
+        "object_id": redact_text(edit.object_id),  # a model name is a store string
         "kind": edit.kind,
         "field": edit.field,
         "current": None if edit.current is None else redact_text(edit.current),
@@ -82,7 +83,7 @@ def render_json(plan: FixPlan, store: str, *, applied: bool, conflicts: Sequence
         "skipped": [
             {
                 "object_type": s.target,
-                "object_id": s.object_id,
+                "object_id": redact_text(s.object_id),
                 "field": s.field,
                 "reason": redact_text(s.reason),
             }

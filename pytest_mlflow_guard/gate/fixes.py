@@ -13,6 +13,7 @@ Plain core: records in, :class:`~pytest_mlflow_guard.edits.Edit` out; no MLflow,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,9 +26,12 @@ from pytest_mlflow_guard.vocabulary import (
     ALIASED_STAGES,
     MLFLOW_GIT_COMMIT,
     MLFLOW_PYFUNC_FLAVOR,
+    MLFLOW_SOURCE_NAME,
     MLFLOW_SOURCE_TYPE,
     MLFLOW_SOURCE_TYPES,
     MLFLOW_USER,
+    SOURCE_TYPE_PYTEST,
+    SOURCE_TYPE_SCRIPT,
     TAG_FIXED_BY,
     TAG_GIT_COMMIT,
     TAG_MODEL_TYPE,
@@ -70,12 +74,21 @@ class FixPlan:
 
 
 RunDeriver = Callable[[RunRecord, GuardConfig], Derived | None]
+_NOT_ENDED = ("RUNNING", "SCHEDULED")
+
+
+def _under_pytest(run: RunRecord) -> bool:
+    """MLflow names the source after ``sys.argv[0]``: pytest's script or ``pytest/__main__.py``."""
+    parts = re.split(r"[\\/]", (run.tags.get(MLFLOW_SOURCE_NAME) or "").strip())
+    return parts[-1] in ("pytest", "py.test") or parts[-2:] == ["pytest", "__main__.py"]
 
 
 def _git_commit(run: RunRecord, config: GuardConfig) -> Derived | None:
     value = (run.tags.get(MLFLOW_GIT_COMMIT) or "").strip()
     if not value:
         return None
+    if _under_pytest(run):  # MLflow looked for the repository of pytest's own script
+        return Derived(None, f"{MLFLOW_GIT_COMMIT} of a pytest run is pytest's, not the project's")
     if not FULL_SHA.fullmatch(value):  # copying it would only trade MLG201 for MLG203
         return Derived(None, f"{MLFLOW_GIT_COMMIT} {value[:20]!r} is not a full commit SHA")
     return Derived(value.lower(), MLFLOW_GIT_COMMIT)
@@ -92,6 +105,8 @@ def _source_type(run: RunRecord, config: GuardConfig) -> Derived | None:
         return None
     value = MLFLOW_SOURCE_TYPES.get(mlflow_value.upper())
     source = f"{MLFLOW_SOURCE_TYPE} {mlflow_value}"
+    if value == SOURCE_TYPE_SCRIPT and _under_pytest(run):
+        value, source = SOURCE_TYPE_PYTEST, f"{source}, {MLFLOW_SOURCE_NAME} pytest"
     if value is None:
         return Derived(None, f"{source} says nothing about how the code ran")
     allowed = config.allowed_values.get(TAG_SOURCE_TYPE)
@@ -132,8 +147,9 @@ def _run_edits(run: RunRecord, config: GuardConfig, plan: FixPlan) -> None:
         derived = derive(run, config)
         if derived is None:
             continue
-        if run.status == "RUNNING":  # its own code may still set it
-            plan.skipped.append(Skipped("run", run.run_id, key, "the run is still RUNNING"))
+        if run.status in _NOT_ENDED:  # its own code may still set it
+            reason = f"the run is still {run.status}"
+            plan.skipped.append(Skipped("run", run.run_id, key, reason))
         elif derived.value is None:
             plan.skipped.append(Skipped("run", run.run_id, key, derived.source))
         else:
@@ -142,16 +158,21 @@ def _run_edits(run: RunRecord, config: GuardConfig, plan: FixPlan) -> None:
             )
 
 
-def _alias_edits(model: RegisteredModelRecord, plan: FixPlan) -> None:
-    plan.looked_at["model_versions"] += len(model.versions)
+def _alias_edits(model: RegisteredModelRecord, plan: FixPlan, runs: set[str] | None = None) -> None:
+    """Aliases for the versions in an aliased stage; with ``runs`` (a scoped fix) only for the
+    versions registered from those runs."""
+    versions = [v for v in model.versions if runs is None or v.run_id in runs]
+    plan.looked_at["model_versions"] += len(versions)
     for stage in ALIASED_STAGES:
         alias = stage_alias(stage)
         in_stage = [v for v in model.versions if v.stage.lower() == stage.lower()]
+        if not any(v in versions for v in in_stage):
+            continue
         if not in_stage:
             continue
         holder = model.aliases.get(alias)
         for version in in_stage:
-            if alias in version.aliases:
+            if alias in version.aliases or version not in versions:
                 continue
             if holder is not None:  # moving it would replace what someone set
                 reason = f"@{alias} points at version {holder}: move it by hand"
@@ -181,8 +202,7 @@ def _fixed_by(
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     fields: dict[tuple[EditTarget, str], list[str]] = {}
     for edit in plan.edits:
-        name = f"@{edit.field}" if edit.kind == "alias" else edit.field
-        fields.setdefault((edit.target, edit.object_id), []).append(name)
+        fields.setdefault((edit.target, edit.object_id), []).append(edit.field_label)
     for (target, object_id), names in fields.items():
         earlier = tags_of.get((target, object_id))
         value = f"mlflow-guard fix {stamp}: {', '.join(names)}"
@@ -195,17 +215,26 @@ def _fixed_by(
 
 def plan_fixes(records: Iterable[Record], config: GuardConfig, now: datetime) -> FixPlan:
     """Every edit ``fix`` would make on ``records`` (runs and registered models; other records
-    are passed over), with the fields it left alone and why."""
+    are passed over), with the fields it left alone and why.
+
+    The reader lists the whole registry whatever the scope; when the scope narrows the runs
+    (``--experiment``, ``--since``, ``--status``), only the versions registered from runs in it
+    are fixed, so a fix of one team's experiments never moves another team's aliases.
+    """
     plan = FixPlan()
     fixed_by: dict[tuple[EditTarget, str], str | None] = {}
+    scope = config.scope
+    runs: set[str] | None = set() if scope.experiments or scope.since or scope.statuses else None
     for record in records:
         before = len(plan.edits)
         if isinstance(record, RunRecord):
+            if runs is not None:
+                runs.add(record.run_id)
             _run_edits(record, config.for_experiment(record.experiment_name), plan)
             if len(plan.edits) > before:  # kept for changed objects only: a store is large
                 fixed_by[("run", record.run_id)] = record.tags.get(TAG_FIXED_BY)
         elif isinstance(record, RegisteredModelRecord):
-            _alias_edits(record, plan)
+            _alias_edits(record, plan, runs)
             changed = {edit.object_id for edit in plan.edits[before:]}
             for version in record.versions:
                 if version.object_id in changed:

@@ -16,34 +16,58 @@ from typing import TYPE_CHECKING
 
 from pytest_mlflow_guard.edits import Edit, by_object, check_edit
 from pytest_mlflow_guard.mlflow_io.clients import client
+from pytest_mlflow_guard.vocabulary import stage_alias
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+
+#: writes that fail one after the other before the rest is given up: the store is gone, or
+#: refuses every write (read-only credentials, a guarded server); each costs a bounded wait
+_FAILURES_IN_A_ROW = 5
 
 
 @dataclass
 class Written:
     objects: int = 0
     edits: int = 0
-    #: "run <id>: 'os.user' is now 'bob', the plan saw nothing": left as they are
+    #: "run <id>: 'os.user' is now 'bob', the plan saw None", and writes that failed (the
+    #: store's error): those objects are left as they were
     conflicts: list[str] = field(default_factory=list)
 
 
 def apply_edits(tracking_uri: str, edits: Iterable[Edit]) -> Written:
-    c = client(tracking_uri)
-    written = Written()
-    for (target, object_id), group in by_object(edits):
+    from pytest_mlflow_guard.errors import environment_error
+    from pytest_mlflow_guard.mlflow_io.connect import bounded_http
+
+    groups = list(by_object(edits))
+    for _, group in groups:  # all refused up front: nothing written for a bad plan
         for edit in group:
             check_edit(edit)
-        if target == "run":
-            conflict = _write_run(c, object_id, group)
-        else:
-            conflict = _write_version(c, object_id, group)
-        if conflict:
-            written.conflicts.append(f"{target} {object_id}: {conflict}")
-        else:
-            written.objects += 1
-            written.edits += len(group)
+    c = client(tracking_uri)
+    written = Written()
+    failed = 0
+    with bounded_http():  # a server that stops answering costs seconds per write, not minutes
+        for (target, object_id), group in groups:
+            try:
+                write = _write_run if target == "run" else _write_version
+                conflict = write(c, object_id, group)
+                failed = 0
+            except Exception as exc:
+                message = environment_error(exc)
+                if message is None:  # a bug: keep the traceback
+                    raise
+                failed += 1  # the store's answer for this object; the others may still go
+                conflict = f"not written: {message}"
+            if conflict:
+                written.conflicts.append(f"{target} {object_id}: {conflict}")
+            else:
+                written.objects += 1
+                written.edits += len(group)
+            if failed >= _FAILURES_IN_A_ROW:
+                left = len(groups) - written.objects - len(written.conflicts)
+                written.conflicts.append(f"stopped after {failed} failed writes; {left} not tried")
+                break
     return written
 
 
@@ -72,11 +96,15 @@ def _write_run(c: MlflowClient, run_id: str, edits: list[Edit]) -> str | None:
 def _write_version(c: MlflowClient, object_id: str, edits: list[Edit]) -> str | None:
     name, version = object_id.rsplit("/", 1)
     aliases = {a: str(v) for a, v in (c.get_registered_model(name).aliases or {}).items()}
-    tags = c.get_model_version(name, version).tags or {}
+    found = c.get_model_version(name, version)
+    tags = found.tags or {}
     for edit in edits:
         now = aliases.get(edit.field) if edit.kind == "alias" else tags.get(edit.field)
         if conflict := _changed(edit, now):
             return conflict
+        # the only aliases planned mirror the stage: a version moved since keeps its aliases
+        if edit.kind == "alias" and stage_alias(str(found.current_stage)) != edit.field:
+            return f"the version is now in stage {found.current_stage}"
     # aliases first: the fixed_by tag written last records only what was done
     for edit in sorted(edits, key=lambda e: e.kind != "alias"):
         if edit.kind == "alias":
