@@ -48,7 +48,8 @@ def _run_check_step(
     env["GITHUB_OUTPUT"] = str(tmp_path / "output")
     env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
     done = subprocess.run(
-        ["bash", "-e", "-c", step["run"]],  # what `shell: bash` runs: bash -e {0}
+        # what `shell: bash` runs: bash --noprofile --norc -eo pipefail {0}
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -83,15 +84,21 @@ def test_the_check_step_writes_sarif_the_summary_and_fails_on_errors(
 
 
 def test_fail_on_error_false_reports_without_failing(bad_store: str, tmp_path: Path) -> None:
-    inputs = {"args": "--select MLG101", "fail-on-error": "false", "sarif-file": "out/g.sarif"}
+    # args on two lines (a YAML block), "False" as a person types it
+    inputs = {"args": "--select\nMLG101", "fail-on-error": "False", "sarif-file": "out/g.sarif"}
     (tmp_path / "out").mkdir()
     done, outputs, _ = _run_check_step(tmp_path, inputs, bad_store)
     assert (done.returncode, outputs) == (0, {"exit-code": "1"})
-    assert (tmp_path / "out" / "g.sarif").is_file()
+    sarif = json.loads((tmp_path / "out" / "g.sarif").read_text())
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == {"MLG101"}  # the 2nd line too
 
 
 def test_a_store_that_cannot_be_checked_always_fails(tmp_path: Path) -> None:
     inputs = {"fail-on-error": "false", "args": "--experiment a/* --experiment $(touch x)"}
-    done, outputs, _ = _run_check_step(tmp_path, inputs, "sqlite:///" + str(tmp_path / "no.db"))
+    (tmp_path / "mlflow-guard.md").write_text("an old report\n")
+    done, outputs, summary = _run_check_step(
+        tmp_path, inputs, "sqlite:///" + str(tmp_path / "no.db")
+    )
     assert (done.returncode, outputs) == (2, {"exit-code": "2"})
+    assert summary == ""  # not the old report as if it were this check's
     assert not (tmp_path / "x").exists()  # an argument is data, never run
