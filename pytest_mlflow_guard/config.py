@@ -203,7 +203,8 @@ def _coerce(raw: dict[str, Any], where: str) -> dict[str, Any]:
         elif key.startswith("stale-"):
             out[name] = _number(value, key)
         elif key in ("ui-url", "artifacts-server"):
-            if not isinstance(value, str) or value.split("://", 1)[0].lower() not in _URL_SCHEMES:
+            scheme, _, rest = value.partition("://") if isinstance(value, str) else ("", "", "")
+            if scheme.lower() not in _URL_SCHEMES or not rest:  # "http" alone is no URL
                 raise ConfigError(
                     f"[tool.mlflow-guard] {key}: expected an http(s) URL, got {value!r}"
                 )

@@ -161,7 +161,7 @@ def _settings() -> dict[str, Schema]:
     """The keys allowed both at the top level and in an override, in ``config.py``'s order."""
     text: Schema = {"type": "string"}
     regex: Schema = {"type": "string", "format": "regex"}
-    url: Schema = {"type": "string", "pattern": f"^{_any_case(config._URL_SCHEMES)}://"}
+    url: Schema = {"type": "string", "pattern": f"^{_any_case(config._URL_SCHEMES)}://."}
     tag: Schema = {"type": "string", "pattern": r"\S"}  # config._names: not blank
     shapes: dict[str, Schema] = {
         "select": _one_or_list(_ref("selector")),
