@@ -404,3 +404,13 @@ def test_an_alias_is_not_set_on_a_version_moved_since_the_plan(legacy: Legacy) -
         "model_version legacy_model/1: the version is now in stage Archived"
     ]
     assert "production" not in client.get_registered_model("legacy_model").aliases
+
+
+def test_the_plan_counts_read_as_english() -> None:
+    from pytest_mlflow_guard.gate.fix_report import render_text
+    from pytest_mlflow_guard.gate.fixes import FixPlan
+
+    plan = FixPlan(looked_at={"runs": 1, "model_versions": 1})
+    assert "0 fields on 0 objects (1 run and 1 model version looked at)" in render_text(
+        plan, "sqlite:///m.db", applied=False
+    )

@@ -233,7 +233,9 @@ def annotate(
     from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
 
     written = apply_edits(resolved_tracking_uri(tracking_uri), annotation_edits(runs, findings))
-    lines = [f"annotated {len(runs)} runs ({written.objects} changed)"]
+    from pytest_mlflow_guard.gate.reporters._common import plural
+
+    lines = [f"annotated {plural(len(runs), 'run')} ({written.objects} changed)"]
     lines += [f"not annotated: {conflict}" for conflict in written.conflicts]
     return lines
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pytest_mlflow_guard.display import clean
 from pytest_mlflow_guard.edits import Edit
 from pytest_mlflow_guard.gate.fixes import FixPlan
+from pytest_mlflow_guard.gate.reporters._common import plural
 from pytest_mlflow_guard.redact import redact_text
 from pytest_mlflow_guard.vocabulary import TAG_FIXED_BY
 
@@ -46,9 +47,9 @@ def render_text(plan: FixPlan, store: str, *, applied: bool, conflicts: Sequence
         lines.append("")
     looked = plan.looked_at
     lines.append(
-        f"{len(rows)} fields on {plan.objects()} objects "
-        f"({looked['runs']} runs and {looked['model_versions']} model versions looked at); "
-        f"each changed object is tagged {TAG_FIXED_BY}"
+        f"{plural(len(rows), 'field')} on {plural(plan.objects(), 'object')} "
+        f"({plural(looked['runs'], 'run')} and {plural(looked['model_versions'], 'model version')}"
+        f" looked at); each changed object is tagged {TAG_FIXED_BY}"
     )
     if plan.skipped:
         lines.append(f"left as they are ({len(plan.skipped)}):")
