@@ -229,12 +229,11 @@ def annotate(
     as lines to show. Called once the reports are written: a store that refuses the writes
     costs the annotations, never the reports."""
     from pytest_mlflow_guard.gate.annotations import annotation_edits
+    from pytest_mlflow_guard.gate.reporters._common import plural
     from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
     from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
 
     written = apply_edits(resolved_tracking_uri(tracking_uri), annotation_edits(runs, findings))
-    from pytest_mlflow_guard.gate.reporters._common import plural
-
     lines = [f"annotated {plural(len(runs), 'run')} ({written.objects} changed)"]
     lines += [f"not annotated: {conflict}" for conflict in written.conflicts]
     return lines
