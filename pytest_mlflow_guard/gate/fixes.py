@@ -161,18 +161,15 @@ def _run_edits(run: RunRecord, config: GuardConfig, plan: FixPlan) -> None:
 def _alias_edits(model: RegisteredModelRecord, plan: FixPlan, runs: set[str] | None = None) -> None:
     """Aliases for the versions in an aliased stage; with ``runs`` (a scoped fix) only for the
     versions registered from those runs."""
-    versions = [v for v in model.versions if runs is None or v.run_id in runs]
-    plan.looked_at["model_versions"] += len(versions)
+    wanted = {v.object_id for v in model.versions if runs is None or v.run_id in runs}
+    plan.looked_at["model_versions"] += len(wanted)
     for stage in ALIASED_STAGES:
         alias = stage_alias(stage)
+        # all of the stage's versions count (two in Production: no alias is set), wanted or not
         in_stage = [v for v in model.versions if v.stage.lower() == stage.lower()]
-        if not any(v in versions for v in in_stage):
-            continue
-        if not in_stage:
-            continue
         holder = model.aliases.get(alias)
         for version in in_stage:
-            if alias in version.aliases or version not in versions:
+            if alias in version.aliases or version.object_id not in wanted:
                 continue
             if holder is not None:  # moving it would replace what someone set
                 reason = f"@{alias} points at version {holder}: move it by hand"
