@@ -128,10 +128,9 @@ def run(args: argparse.Namespace) -> int:
     if options.annotate_runs is not None:
         from pytest_mlflow_guard.display import clean
         from pytest_mlflow_guard.gate.check import annotate
-        from pytest_mlflow_guard.redact import redact_text
 
         for line in annotate(args.tracking_uri, options.annotate_runs, report.findings):
-            print(f"mlflow-guard: {clean(redact_text(line))}", file=sys.stderr)
+            print(f"mlflow-guard: {clean(line)}", file=sys.stderr)  # clean() redacts
     if args.write_baseline:
         return EXIT_OK
     return EXIT_FINDINGS if report.summary()["error"] else EXIT_OK

@@ -14,6 +14,7 @@ from pytest_mlflow_guard.display import clean
 from pytest_mlflow_guard.edits import Edit
 from pytest_mlflow_guard.gate.fixes import FixPlan
 from pytest_mlflow_guard.gate.reporters._common import plural
+from pytest_mlflow_guard.gate.rules.base import shorten
 from pytest_mlflow_guard.redact import redact_text
 from pytest_mlflow_guard.vocabulary import TAG_FIXED_BY
 
@@ -26,8 +27,7 @@ def _shown(value: str | None, limit: int = _WIDTH) -> str:
         return "-"
     if not value.strip():
         return repr(value)  # a blank value, which the conventions count as missing
-    text = clean(redact_text(value))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(clean(value), limit)  # clean() redacts too
 
 
 def _row(edit: Edit) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pytest_mlflow_guard.edits import Edit, by_object, check_edit, may_replace
+from pytest_mlflow_guard.errors import environment_error
 from pytest_mlflow_guard.mlflow_io.clients import client
 from pytest_mlflow_guard.vocabulary import stage_alias
 
@@ -37,7 +38,6 @@ class Written:
 
 
 def apply_edits(tracking_uri: str, edits: Iterable[Edit]) -> Written:
-    from pytest_mlflow_guard.errors import environment_error
     from pytest_mlflow_guard.mlflow_io.connect import bounded_http
 
     groups = list(by_object(edits))

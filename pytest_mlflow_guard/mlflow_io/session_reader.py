@@ -24,8 +24,7 @@ _PER_RUN_LOOKUPS = 20  # up to this many runs, ask for each run's versions; past
 class SessionReader(StoreReader):
     def __init__(self, tracking_uri: str, run_tags: Mapping[str, str], **kwargs: Any) -> None:
         super().__init__(tracking_uri, **kwargs)
-        clauses = [f"tags.`{key}` = {quote(value)}" for key, value in run_tags.items()]
-        self._filter = " AND ".join(c for c in (self._filter, *clauses) if c)
+        self._filter = " AND ".join(c for c in (self._filter, tags_filter(run_tags)) if c)
         self._session_runs: dict[str, RunRecord] = {}
         self._experiment_ids: set[str] | None = None
 
@@ -90,13 +89,17 @@ class SessionReader(StoreReader):
             yield from (mv for mv in page if version_run_id(mv) in runs)
 
 
+def tags_filter(run_tags: Mapping[str, str]) -> str:
+    """The ``search_runs`` filter of runs carrying all ``run_tags``."""
+    return " AND ".join(f"tags.`{key}` = {quote(value)}" for key, value in run_tags.items())
+
+
 def runs_tagged(tracking_uri: str, run_tags: Mapping[str, str]) -> list[tuple[str, str]]:
     """``(run_id, experiment_id)`` of the runs carrying all ``run_tags``, oldest first."""
     from pytest_mlflow_guard.mlflow_io.clients import client
 
-    clauses = " AND ".join(f"tags.`{key}` = {quote(value)}" for key, value in run_tags.items())
     found = sorted(
-        runs_anywhere(client(tracking_uri), clauses),
+        runs_anywhere(client(tracking_uri), tags_filter(run_tags)),
         key=lambda run: (run.info.start_time or 0, run.info.run_id),
     )
     return [(str(run.info.run_id), str(run.info.experiment_id)) for run in found]
