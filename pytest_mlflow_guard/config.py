@@ -24,6 +24,7 @@ from pytest_mlflow_guard.vocabulary import (
     SOURCE_TYPES,
     TAG_RUN_MODE,
     TAG_SOURCE_TYPE,
+    WORKSPACE_NAME,
 )
 
 if sys.version_info >= (3, 11):
@@ -54,6 +55,7 @@ class Scope:
     experiments: tuple[str, ...] = ()  # glob patterns on experiment names; empty = all
     since: str | None = None  # ISO date or a relative age such as "7d"
     statuses: tuple[str, ...] = ()  # run statuses; empty = all
+    workspaces: tuple[str, ...] = ()  # MLflow workspaces (3.10+); empty = every one
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ _SCALAR_KEYS = {
     "reader": "reader",
 }
 _TOP_ONLY_KEYS = {"scope", "overrides"}
-_SCOPE_KEYS = {"experiments", "since", "statuses"}
+_SCOPE_KEYS = {"experiments", "since", "statuses", "workspaces"}
 
 
 def _valid_keys() -> str:
@@ -259,11 +261,25 @@ def _scope(raw: Any) -> Scope:
     since = raw.get("since")
     if since is not None and not isinstance(since, str):
         since = str(since)  # TOML dates arrive as datetime.date
+    workspaces = _str_list(raw.get("workspaces", []), "scope.workspaces")
+    for name in workspaces:
+        check_workspace_name(name, "[tool.mlflow-guard.scope] workspaces")
     return Scope(
         experiments=_str_list(raw.get("experiments", []), "scope.experiments"),
         since=since,
         statuses=tuple(s.upper() for s in statuses),
+        workspaces=workspaces,
     )
+
+
+def check_workspace_name(name: str, where: str) -> str:
+    """``name`` when MLflow could have a workspace by that name; ``ConfigError`` otherwise."""
+    if not WORKSPACE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: {name!r} is not a workspace name (MLflow's are 2 to 63 lowercase "
+            "letters, digits and inner hyphens)"
+        )
+    return name
 
 
 def from_mapping(raw: Mapping[str, Any], source: Path | None = None) -> GuardConfig:

@@ -24,6 +24,8 @@ OWN_TAGS = frozenset({TAG_STATUS, TAG_FINDINGS, TAG_FIXED_BY})
 #: alias, ``new`` the version it points at)
 EditKind = Literal["tag", "alias"]
 EditTarget = Literal["run", "model_version"]
+#: (target, object id, workspace): one object of a store
+ObjectKey = tuple[EditTarget, str, "str | None"]
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,18 @@ class Edit:
     current: str | None  # what the plan saw: None when absent
     new: str | None  # None: remove (the guard's own tags only)
     source: str  # where ``new`` comes from, for the plan table
+    #: the MLflow workspace the object is in (None: a store without workspaces)
+    workspace: str | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.target} {self.object_id}"
+        where = f" in workspace {self.workspace}" if self.workspace else ""
+        return f"{self.target} {self.object_id}{where}"
+
+    @property
+    def key(self) -> ObjectKey:
+        """The object the edit is made on (model names repeat across workspaces)."""
+        return (self.target, self.object_id, self.workspace)
 
     @property
     def field_label(self) -> str:
@@ -67,12 +77,12 @@ def check_edit(edit: Edit) -> None:
     raise ValueError(f"refusing to replace {edit.field!r} of {edit.label}: {edit.current!r}")
 
 
-def by_object(edits: Iterable[Edit]) -> Iterator[tuple[tuple[EditTarget, str], list[Edit]]]:
+def by_object(edits: Iterable[Edit]) -> Iterator[tuple[ObjectKey, list[Edit]]]:
     """Edits grouped per object, in the order first seen (an object's edits are written
     together: one batch per run)."""
-    order: dict[tuple[EditTarget, str], list[Edit]] = {}
+    order: dict[ObjectKey, list[Edit]] = {}
     for edit in edits:
-        order.setdefault((edit.target, edit.object_id), []).append(edit)
+        order.setdefault(edit.key, []).append(edit)
     yield from order.items()
 
 

@@ -4,6 +4,10 @@ These are built by ``pytest_mlflow_guard.mlflow_io.reader`` from MLflow entities
 rule-case data files directly). They import neither MLflow nor pytest, so the rule engine and the
 reporters can be exercised on plain data. Times are timezone-aware UTC datetimes.
 
+``workspace`` names the MLflow workspace an object lives in, on a store that has more than one
+(MLflow 3.10+ with workspaces enabled); ``None`` on every other store, so its reports read as
+they always have.
+
 A ``None`` in a ``has_*`` field means "could not be determined". When the reader tried and
 failed (artifact unreadable, permission denied, file missing) the matching ``*_unreadable`` field
 says why, and the rule that needed the fact reports it as unchecked (MLG004): what could not be
@@ -21,12 +25,22 @@ from pytest_mlflow_guard.vocabulary import TAG_GIT_COMMIT, TAG_SOURCE_COMMAND, T
 
 
 @dataclass(frozen=True)
+class WorkspaceRecord:
+    """A workspace the reader could not read (all of it, or from some point on): never skipped
+    in silence, it becomes an MLG004 finding."""
+
+    name: str
+    unreadable: str
+
+
+@dataclass(frozen=True)
 class ExperimentRecord:
     experiment_id: str
     name: str
     tags: Mapping[str, str] = field(default_factory=dict)
     lifecycle_stage: str = "active"
     creation_time: datetime | None = None
+    workspace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class RunRecord:
     name_generated: bool | None = None
     #: why the run's artifacts could not be listed (then ``has_requirements`` is None)
     requirements_unreadable: str | None = None
+    workspace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class ModelVersionRecord:
     signature_unreadable: str | None = None
     #: why the version's source run could not be fetched (then ``source_run`` is None)
     source_run_unreadable: str | None = None
+    workspace: str | None = None
 
     @property
     def object_id(self) -> str:
@@ -99,9 +115,10 @@ class RegisteredModelRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)  # alias -> version
     versions: tuple[ModelVersionRecord, ...] = ()
+    workspace: str | None = None
 
 
-Record = ExperimentRecord | RunRecord | RegisteredModelRecord
+Record = ExperimentRecord | RunRecord | RegisteredModelRecord | WorkspaceRecord
 
 
 @dataclass(frozen=True)

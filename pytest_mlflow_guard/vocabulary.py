@@ -9,6 +9,7 @@ the MLflow-facing code all read this module.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 # ------------------------------------------------------------------ the guide's run tags
@@ -169,19 +170,20 @@ ENV_REPRODUCTION_OF = "MLFLOW_GUARD_REPRODUCTION_OF"
 
 # ------------------------------------------------------------------ the gate's words
 ObjectType = Literal[
-    "experiment", "run", "logged_model", "registered_model", "model_version", "store"
+    "experiment", "run", "logged_model", "registered_model", "model_version", "store", "workspace"
 ]
 #: every object type, in the order reports list them: the hierarchy a reader walks down
 OBJECT_TYPES: tuple[ObjectType, ...] = (
     "store",
+    "workspace",
     "experiment",
     "run",
     "logged_model",
     "registered_model",
     "model_version",
 )
-#: the types a rule can check (a store is only ever unchecked)
-RULE_KINDS: tuple[ObjectType, ...] = OBJECT_TYPES[1:]
+#: the types a rule can check (a store or a workspace is only ever unchecked)
+RULE_KINDS: tuple[ObjectType, ...] = OBJECT_TYPES[2:]
 #: ``Report.checked`` keys (how many objects of each kind were checked), in report order
 CHECKED_KEYS = ("experiments", "runs", "logged_models", "registered_models", "model_versions")
 
@@ -194,3 +196,6 @@ LEVELS = (*SEVERITIES, "off")
 READERS = ("auto", "api", "sql")
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+#: what MLflow accepts as a workspace name (``WorkspaceNameValidator``, MLflow 3.10+)
+WORKSPACE_NAME = re.compile(r"^[a-z0-9][-a-z0-9]{0,61}[a-z0-9]$")

@@ -41,7 +41,14 @@ pytest_plugins = ["pytester"]
 
 # helpers live in a module with a unique name: example_project/tests has a conftest too, so
 # `from conftest import ...` could pick the wrong one
-from guard_testing import GUARDED_PYPROJECT, GuardedProject, git, running_server  # noqa: E402
+from guard_testing import (  # noqa: E402
+    GUARDED_PYPROJECT,
+    TRY_SCHEMA,
+    GuardedProject,
+    git,
+    running_server,
+    template_revision,
+)
 from postgres import PostgresServer, postgres_server  # noqa: E402
 from prefork import Zygote  # noqa: E402
 
@@ -52,6 +59,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pytester" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.subprocess)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_as_it_was() -> Iterator[None]:
+    # Migrating a new store makes MLflow before 3.8 apply its alembic.ini to the process: a
+    # root handler bound to the sys.stderr of the moment, a capture file that is closed once
+    # the test ends ("--- Logging error ---" in every later warning of the worker). The guard
+    # keeps its own migrations from doing that (stores.template_db); tests create stores too.
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +143,16 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "mlflow.db"
     shutil.copy(template_db(), path)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _trying_the_installed_schema(request: pytest.FixtureRequest) -> None:
+    if not os.environ.get(TRY_SCHEMA):
+        return
+    from pytest_mlflow_guard.mlflow_io import sql_schema
+
+    revision = template_revision(request.getfixturevalue("_template_db"))
+    sql_schema.TESTED_REVISIONS.setdefault(revision, "(being tried by .ci/matrix.py)")
 
 
 @pytest.fixture

@@ -63,6 +63,12 @@ class _Writer:
         self.postgres = engine.dialect.name == "postgresql"
 
     def write(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        # MLflow before 3.10 has no workspace columns: what the schema lacks is left out
+        present = {c["name"] for c in sa.inspect(self.engine).get_columns(table)}
+        keep = [i for i, column in enumerate(columns) if column in present]
+        if len(keep) < len(columns):
+            columns = [columns[i] for i in keep]
+            rows = ([row[i] for i in keep] for row in rows)
         if self.postgres:
             self._copy(table, columns, rows)
             return

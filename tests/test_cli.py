@@ -206,6 +206,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # what the test printed while it built its store is not the CLI's
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err

@@ -19,6 +19,7 @@ SECRET = "s3cr3tPW"
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # what the test printed while it built its store is not the CLI's
     try:
         code = main(list(args))
     except SystemExit as exc:  # argparse's own usage errors

@@ -442,7 +442,8 @@ def test_unknown_record_type_is_a_type_error() -> None:
 def test_finding_fields_for_every_object_kind() -> None:
     urls: list[str] = []
 
-    def url_for(obj: object) -> str:
+    def url_for(obj: object, workspace: str | None) -> str:
+        assert workspace is None  # a store without workspaces
         label = type(obj).__name__
         urls.append(label)
         return f"http://ui/{label}"
@@ -510,6 +511,50 @@ def test_finding_fields_for_every_object_kind() -> None:
         "ModelVersionRecord",
     ]
     assert findings[3].message == "2 versions are in stage Production: 3, 4"
+
+
+def test_findings_name_the_workspace_of_their_object() -> None:
+    from dataclasses import replace
+
+    from pytest_mlflow_guard.records import WorkspaceRecord
+
+    run = replace(
+        make_run("r7", drop=("os.user",), logged_models=(make_model("m-7", has_signature=False),)),
+        workspace="team-b",
+    )
+    model = replace(
+        make_registered(
+            make_version("1", stage="Production"), make_version("2", stage="Production")
+        ),
+        workspace="team-b",
+    )
+    same_name = replace(model, workspace="team-c")
+    seen: list[tuple[str, str | None]] = []
+
+    def url_for(obj: object, workspace: str | None) -> str:
+        seen.append((type(obj).__name__, workspace))
+        return f"http://ui/{workspace}"
+
+    engine = Engine(GuardConfig(ignore=("MLG403", "MLG304")), now=NOW, url_for=url_for)
+    unreadable = WorkspaceRecord("team-d", "reading it failed: Permission denied")
+    findings = list(engine.check([run, model, same_name, unreadable]))
+    assert {(f.rule, f.object_id, f.workspace) for f in findings} == {
+        ("MLG201", "r7", "team-b"),
+        ("MLG301", "m-7", "team-b"),  # a logged model is in its run's workspace
+        ("MLG401", "fraud_scorer", "team-b"),
+        ("MLG401", "fraud_scorer", "team-c"),
+        ("MLG004", "team-d", "team-d"),
+    }
+    assert all(f.url == f"http://ui/{f.workspace}" for f in findings if f.rule != "MLG004")
+    # the same model in two workspaces is two objects, for baselines too
+    prints = {f.fingerprint() for f in findings if f.rule == "MLG401"}
+    assert len(prints) == 2
+    (lost,) = (f for f in findings if f.rule == "MLG004")
+    assert lost.object_type == "workspace" and lost.severity == "error"
+    assert "workspace 'team-d' could not be checked: reading it failed" in lost.message
+    # without workspaces a fingerprint is what it always was (baselines written before stay)
+    plain = next(f for f in Engine(GuardConfig()).check([make_run("r8", drop=("os.user",))]))
+    assert plain.fingerprint() == f"MLG201|run|r8|{plain.message_key}"
 
 
 def test_findings_within_an_object_are_ordered_by_code() -> None:

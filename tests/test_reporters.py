@@ -122,6 +122,45 @@ def test_every_format_renders_full_and_empty_reports(fmt: str) -> None:
 # --- text -----------------------------------------------------------------------------------
 
 
+def _two_workspaces() -> Report:
+    """The same model name in two workspaces, and a workspace that could not be read."""
+    findings = [
+        _finding("MLG999", "error", "registered_model", "churn", workspace="team-b"),
+        _finding("MLG999", "error", "registered_model", "churn", workspace="team-c"),
+        _finding("MLG201", "error", "run", "run-9", experiment_id="7", workspace="team-b"),
+        _finding("MLG004", "error", "workspace", "team-d", workspace="team-d"),
+    ]
+    return Report(tracking_uri="http://mlflow:5000", checked={}, findings=findings, rules=RULES)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_names_the_workspace_of_each_finding(fmt: str) -> None:
+    output = render(fmt, _two_workspaces())
+    shown = output.replace("\\", "") if fmt == "markdown" else output  # Markdown escapes "-"
+    for workspace in ("team-b", "team-c", "team-d"):
+        assert workspace in shown, (fmt, workspace)
+    if fmt == "json":
+        data = json.loads(output)
+        placed = [(f["object_id"], f.get("workspace")) for f in data["findings"]]
+        assert placed == [
+            ("churn", "team-b"), ("churn", "team-c"), ("run-9", "team-b"), ("team-d", "team-d"),
+        ]  # fmt: skip
+        assert "workspace" not in json.loads(render("json", make_report()))["findings"][0]
+    if fmt == "sarif":
+        results = json.loads(output)["runs"][0]["results"]
+        paths = [r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] for r in results]
+        assert paths[:3] == [
+            "workspace/team-b/registered_model/churn",
+            "workspace/team-c/registered_model/churn",
+            "workspace/team-b/experiment/7/run/run-9",
+        ]
+        # the two models are two objects: their fingerprints differ
+        assert len({str(r["partialFingerprints"]) for r in results[:2]}) == 2
+    if fmt == "text":
+        assert "registered model 'churn' in workspace team-b" in output
+        assert "registered model 'churn' in workspace team-c" in output
+
+
 def test_text_names_rule_object_message_and_url() -> None:
     out = render("text", make_report())
     assert "run 'train-lr' (run-1) in experiment 1" in out

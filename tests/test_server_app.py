@@ -87,9 +87,8 @@ def test_basic_auth_workers_bootstrap_one_at_a_time(tmp_path: Path) -> None:
         "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN[0],
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
     }
-    code = (
-        "from pytest_mlflow_guard.server.app import _bootstrap_basic_auth; _bootstrap_basic_auth()"
-    )
+    # the worker's whole start (before MLflow 3.16, basic-auth's own create_app migrates)
+    code = "from pytest_mlflow_guard.server.app import create_basic_auth_app as c; c()"
     with bootstrap_lock("sqlite:///basic_auth.db").open("a") as held:  # basic-auth's default
         fcntl.flock(held, fcntl.LOCK_EX)
         worker = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env)

@@ -21,7 +21,7 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 
 from generated_store import generate  # noqa: E402
-from guard_testing import running_server  # noqa: E402
+from guard_testing import running_server, template_revision  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from reference_store import CONVENTION_TAGS, build, tracking  # noqa: E402
 
@@ -91,6 +91,18 @@ def reference_sqlite(_template_db: Path, tmp_path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- parity, sqlite
+
+
+def test_the_installed_mlflow_schema_is_one_the_sql_reader_was_tested_on(
+    _template_db: Path,
+) -> None:
+    # CI installs pinned releases (constraints/): moving a pin to a release with a new schema
+    # is a deliberate step, taken once these tests pass on it (.ci/matrix.py tries a release)
+    revision = template_revision(_template_db)
+    assert revision in sql_schema.TESTED_REVISIONS, (
+        f"MLflow {mlflow.__version__} has schema revision {revision}: run .ci/matrix.py "
+        f"{mlflow.__version__} and add it to sql_schema.TESTED_REVISIONS when it passes"
+    )
 
 
 def test_parity_on_the_reference_store(reference_sqlite: str) -> None:
@@ -176,6 +188,12 @@ def test_sql_reader_needs_a_database(server: str) -> None:
         open_reader(server, "sql", Scope(), workers=2, artifacts_server=None)
 
 
+def _sqlalchemy_driver() -> str:
+    from sqlalchemy.engine import make_url
+
+    return str(make_url("postgresql://db/mlflow").get_dialect().driver)
+
+
 def test_a_missing_postgres_driver_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
@@ -183,16 +201,44 @@ def test_a_missing_postgres_driver_names_what_to_install(monkeypatch: pytest.Mon
     monkeypatch.setattr(
         sql_schema.importlib.util,
         "find_spec",
-        lambda name, *a: None if name == "psycopg" else real(name, *a),
+        lambda name, *a: None if name in ("psycopg", "psycopg2") else real(name, *a),
     )
     uri = "postgresql://alice:s3cret@db.example/mlflow"
     with pytest.raises(GuardError) as info:
         sql_schema.require_driver(uri)
     message = str(info.value)
-    assert "psycopg 3" in message and "pip install 'pytest-mlflow-guard[postgres]'" in message
+    # what SQLAlchemy reads postgresql:// with: psycopg 3 from 2.1, psycopg2 before
+    if _sqlalchemy_driver() == "psycopg":
+        assert "psycopg 3" in message and "pip install 'pytest-mlflow-guard[postgres]'" in message
+    else:
+        assert "psycopg2 driver" in message and "pip install psycopg2-binary" in message
     assert "s3cret" not in message
-    with pytest.raises(GuardError, match="psycopg 3"):  # the client path says the same
+    with pytest.raises(GuardError, match="driver, which is not installed"):  # the client path
         open_reader(uri, "api", Scope(), workers=1, artifacts_server=None)
+
+
+def test_the_guards_own_engine_takes_the_postgres_driver_that_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    wanted = _sqlalchemy_driver()
+    other = "psycopg2" if wanted == "psycopg" else "psycopg"
+    real = importlib.util.find_spec
+    present = {wanted: None, other: object()}
+    monkeypatch.setattr(
+        sql_schema.importlib.util,
+        "find_spec",
+        lambda name, *a: present[name] if name in present else real(name, *a),
+    )
+    uri = "postgresql://alice:s3cret@db.example:5432/mlflow"
+    assert sql_schema.with_installed_driver(uri) == (
+        f"postgresql+{other}://alice:s3cret@db.example:5432/mlflow"
+    )
+    named = f"postgresql+{wanted}://alice@db.example/mlflow"  # a driver the user named is kept
+    assert sql_schema.with_installed_driver(named) == named
+    present[wanted] = object()
+    assert sql_schema.with_installed_driver(uri) == uri  # SQLAlchemy's own choice when it can
 
 
 # --------------------------------------------------------------------------- --since-last

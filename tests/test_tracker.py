@@ -282,6 +282,22 @@ def test_lifecycle_promotion_archives_previous_and_moves_aliases(store: str, dat
         tracker.transition_stage("clf", 2, "Prod")
 
 
+@pytest.mark.parametrize("name", ["o'brien", 'it\'s "x"'])
+def test_promotion_archives_the_previous_version_whatever_the_name(store: str, name: str) -> None:
+    # the versions in Production were found with a filter built by hand ("name='o'brien'"),
+    # which MLflow cannot parse: the promotion failed (or, both quotes, kept two in Production)
+    from pytest_mlflow_guard.mlflow_io.registry import transition
+
+    c = client(store)
+    c.create_registered_model(name)
+    for _ in range(2):
+        c.create_model_version(name, "/nowhere/model")
+    transition(c, name, 1, "Production")
+    transition(c, name, 2, "Production")
+    stages = {v: c.get_model_version(name, v).current_stage for v in ("1", "2")}
+    assert stages == {"1": "Archived", "2": "Production"}
+
+
 def test_any_object_with_predict_is_logged_as_pyfunc(store: str, data: Any) -> None:
     X, _ = data
     tracker = ExperimentTracker("mushroom/demo")

@@ -35,6 +35,13 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
         help="only runs in these statuses (RUNNING, FINISHED, FAILED, KILLED)",
     )
     parser.add_argument(
+        "--workspace",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this MLflow workspace (repeatable; default: every workspace of the store)",
+    )
+    parser.add_argument(
         "--artifacts-server",
         metavar="URL",
         help="the mlflow server that serves the store's mlflow-artifacts: URIs, when "
@@ -53,6 +60,7 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_store_arguments(args: argparse.Namespace) -> None:
     """Refuse bad values here, naming the option, before anything is read or written."""
+    from pytest_mlflow_guard.config import check_workspace_name
     from pytest_mlflow_guard.mlflow_io.connect import check_uri
     from pytest_mlflow_guard.mlflow_io.scope import since_datetime
 
@@ -65,6 +73,8 @@ def check_store_arguments(args: argparse.Namespace) -> None:
     if args.tracking_uri is None and os.environ.get(ENV_MLFLOW_TRACKING_URI):
         check_uri(ENV_MLFLOW_TRACKING_URI, os.environ[ENV_MLFLOW_TRACKING_URI])
     since_datetime(args.since, where="--since")
+    for name in args.workspace:
+        check_workspace_name(name, "--workspace")
 
 
 class StoreOptions(TypedDict):
@@ -76,6 +86,7 @@ class StoreOptions(TypedDict):
     workers: int
     artifacts_server: str | None
     reader: str | None
+    workspaces: list[str]
 
 
 def store_options(args: argparse.Namespace) -> StoreOptions:
@@ -89,4 +100,5 @@ def store_options(args: argparse.Namespace) -> StoreOptions:
         "workers": args.workers,
         "artifacts_server": args.artifacts_server,
         "reader": args.reader,
+        "workspaces": args.workspace,
     }

@@ -19,8 +19,9 @@ from pytest_mlflow_guard.vocabulary import STATUS_FAIL, STATUS_PASS, TAG_FINDING
 
 ANNOTATION_TAGS = (TAG_STATUS, TAG_FINDINGS)
 
-#: a checked run's id -> its current values of ``ANNOTATION_TAGS`` (None: absent)
-RunAnnotations = Mapping[str, tuple[str | None, str | None]]
+#: a checked run's id -> its current values of ``ANNOTATION_TAGS`` (None: absent) and its
+#: workspace (None on a store without workspaces)
+RunAnnotations = Mapping[str, tuple[str | None, str | None, str | None]]
 
 
 def annotation_edits(runs: RunAnnotations, findings: Iterable[Finding]) -> list[Edit]:
@@ -33,12 +34,14 @@ def annotation_edits(runs: RunAnnotations, findings: Iterable[Finding]) -> list[
         if finding.severity == "error":
             failing.add(finding.run_id)
     edits = []
-    for run_id, current in runs.items():
+    for run_id, (*current, workspace) in runs.items():
         wanted = (
             STATUS_FAIL if run_id in failing else STATUS_PASS,
             ",".join(sorted(codes.get(run_id, ()))) or None,
         )
         for key, now, new in zip(ANNOTATION_TAGS, current, wanted, strict=True):
             if now != new:
-                edits.append(Edit("run", run_id, "tag", key, now, new, "mlflow-guard check"))
+                edits.append(
+                    Edit("run", run_id, "tag", key, now, new, "mlflow-guard check", workspace)
+                )
     return edits

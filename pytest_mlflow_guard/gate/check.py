@@ -5,27 +5,24 @@ MLflow is only imported (through ``mlflow_io.reader``) when a check actually run
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from pytest_mlflow_guard.config import GuardConfig, Scope, load_config
+from pytest_mlflow_guard.gate.annotations import ANNOTATION_TAGS, RunAnnotations, annotation_edits
 from pytest_mlflow_guard.gate.baseline import apply_baseline, load_baseline, write_baseline
 from pytest_mlflow_guard.gate.engine import Engine
 from pytest_mlflow_guard.gate.findings import Finding, Report
-from pytest_mlflow_guard.gate.rules import Checkable, rule_infos
+from pytest_mlflow_guard.gate.rules import rule_infos
+from pytest_mlflow_guard.gate.sharded import Shards, deal, jobs_for, merged_counts
 from pytest_mlflow_guard.gate.state import load_since
+from pytest_mlflow_guard.gate.urls import url_builder
 from pytest_mlflow_guard.mlflow_io import links
-from pytest_mlflow_guard.records import (
-    ExperimentRecord,
-    LoggedModelRecord,
-    ModelVersionRecord,
-    Record,
-    RegisteredModelRecord,
-    RunRecord,
-)
+from pytest_mlflow_guard.records import Record, RunRecord
 from pytest_mlflow_guard.redact import redact_text
 
 
@@ -56,9 +53,11 @@ class CheckOptions:
     #: processes that read and check a database store's experiments (0: as many as there are
     #: cores for a large store, see ``gate.sharded``)
     jobs: int = 0
+    #: the workspaces to read (``--workspace``); every one when empty
+    workspaces: Sequence[str] = ()
     #: filled, when given, with each checked run's annotation tags, for ``--annotate`` (its
     #: writes come after the reports: see :func:`annotate`)
-    annotate_runs: dict[str, tuple[str | None, str | None]] | None = None
+    annotate_runs: dict[str, tuple[str | None, str | None, str | None]] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -72,6 +71,7 @@ def effective_config(options: CheckOptions) -> GuardConfig:
         experiments=tuple(options.experiments) or scope.experiments,
         since=options.since or scope.since,
         statuses=tuple(s.upper() for s in options.statuses) or scope.statuses,
+        workspaces=tuple(options.workspaces) or scope.workspaces,
     )
     changes: dict[str, object] = {"scope": scope}
     if options.select:
@@ -79,26 +79,6 @@ def effective_config(options: CheckOptions) -> GuardConfig:
     if options.ignore:
         changes["ignore"] = (*config.ignore, *options.ignore)
     return replace(config, **changes)  # type: ignore[arg-type]
-
-
-def url_builder(base: str | None) -> Callable[[Checkable], str | None] | None:
-    if base is None:
-        return None
-
-    def url_for(obj: Checkable) -> str | None:
-        if isinstance(obj, RunRecord):
-            return links.run_url(base, obj.experiment_id, obj.run_id)
-        if isinstance(obj, ExperimentRecord):
-            return links.experiment_url(base, obj.experiment_id)
-        if isinstance(obj, LoggedModelRecord):
-            return links.logged_model_url(base, obj.experiment_id, obj.model_id, obj.run_id)
-        if isinstance(obj, ModelVersionRecord):
-            return links.model_version_url(base, obj.name, obj.version)
-        if isinstance(obj, RegisteredModelRecord):
-            return links.registered_model_url(base, obj.name)
-        return None
-
-    return url_for
 
 
 class _Progress:
@@ -149,6 +129,7 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
     progress = _Progress(options.progress)
     findings: list[Finding] = []
     artifacts = options.artifacts_server or config.artifacts_server
+    shardable = False
     with bounded_http():
         reader: Reader
         if options.run_tags:
@@ -169,13 +150,15 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
                 workers=options.workers,
                 artifacts_server=artifacts,
                 changed_since=changed_since,
+                workspaces=config.scope.workspaces,
             )
             reader = choice.reader
             notes.extend(choice.notes)
+            shardable = choice.kind == "sql" and not options.collect_objects
         sharded = None
         if options.annotate_runs is not None:  # the runs' tags are needed: one process reads
             reader = _Observed(reader, options.annotate_runs)
-        elif _is_sql(reader) and not options.collect_objects and not options.run_tags:
+        elif not options.run_tags and shardable:
             sharded = _sharded_findings(reader, options, config, uri, artifacts, changed_since)
         if sharded is not None:
             findings, checked, names = sharded
@@ -207,28 +190,27 @@ def run_check(options: CheckOptions, write_baseline_to: str | None = None) -> Re
 class _Observed:
     """A reader passing its records through, noting each run's annotation tags on the way."""
 
-    def __init__(self, reader: Any, runs: dict[str, tuple[str | None, str | None]]) -> None:
+    def __init__(
+        self, reader: Any, runs: dict[str, tuple[str | None, str | None, str | None]]
+    ) -> None:
         self.reader, self.runs = reader, runs
 
     def iter_records(self) -> Iterator[Record]:
-        from pytest_mlflow_guard.gate.annotations import ANNOTATION_TAGS
-
         for record in self.reader.iter_records():
             if isinstance(record, RunRecord):
                 status, codes = (record.tags.get(key) for key in ANNOTATION_TAGS)
-                self.runs[record.run_id] = (status, codes)
+                self.runs[record.run_id] = (status, codes, record.workspace)
             yield record
 
 
 def annotate(
     tracking_uri: str | None,
-    runs: Mapping[str, tuple[str | None, str | None]],
+    runs: RunAnnotations,
     findings: Sequence[Finding],
 ) -> list[str]:
     """Tag the checked ``runs`` with the check's verdict (``gate.annotations``); what happened,
     as lines to show. Called once the reports are written: a store that refuses the writes
     costs the annotations, never the reports."""
-    from pytest_mlflow_guard.gate.annotations import annotation_edits
     from pytest_mlflow_guard.gate.reporters._common import plural
     from pytest_mlflow_guard.mlflow_io.clients import resolved_tracking_uri
     from pytest_mlflow_guard.mlflow_io.edit_writer import apply_edits
@@ -237,12 +219,6 @@ def annotate(
     lines = [f"annotated {plural(len(runs), 'run')} ({written.objects} changed)"]
     lines += [f"not annotated: {conflict}" for conflict in written.conflicts]
     return lines
-
-
-def _is_sql(reader: object) -> bool:
-    from pytest_mlflow_guard.mlflow_io.sql_reader import SqlStoreReader
-
-    return isinstance(reader, SqlStoreReader)
 
 
 def _sharded_findings(
@@ -255,17 +231,11 @@ def _sharded_findings(
 ) -> tuple[list[Finding], dict[str, int], dict[str, str]] | None:
     """The check's findings, counts and experiment names from worker processes
     (``gate.sharded``), or None when the store is small enough for one process (or ``jobs``
-    says 1)."""
-    import os
-
-    from pytest_mlflow_guard.gate.sharded import Shards, deal, jobs_for, merged_counts
-
-    with reader.engine.connect() as conn:
-        rows = reader.experiments(conn)
-        order = [str(row.experiment_id) for row in rows]
-        names = {str(row.experiment_id): str(row.name) for row in rows}
-        counts = reader.run_counts(conn) if options.jobs != 1 else {}
-    runs = sum(counts.get(exp_id, 0) for exp_id in order)
+    says 1). ``reader`` is the SQL reader: it plans the shards, then reads the registry."""
+    if options.jobs == 1:
+        return None
+    plan = reader.shard_plan()
+    runs = sum(plan.run_counts.get(exp_id, 0) for exp_id in plan.experiment_ids)
     jobs = jobs_for(options.jobs, runs, os.cpu_count() or 1)
     if jobs <= 1:
         return None
@@ -277,13 +247,13 @@ def _sharded_findings(
         artifacts_server=artifacts,
         changed_since=changed_since,
         workers=options.workers,
+        workspaces=config.scope.workspaces,
     )
-    groups = deal([(exp_id, counts.get(exp_id, 0)) for exp_id in order], jobs)
-    findings = list(shards.findings(order, groups))
+    groups = deal([(i, plan.run_counts.get(i, 0)) for i in plan.experiment_ids], jobs)
+    findings = list(shards.findings(plan.experiment_ids, groups))
     registry = Engine(config, url_for=url_builder(ui_base))
-    reader.include_runs = False  # the registry, read and checked here
-    findings.extend(registry.check(reader.iter_records()))
-    return findings, merged_counts(shards.checked, registry.checked), names
+    findings.extend(registry.check(reader.iter_registry()))
+    return findings, merged_counts(shards.checked, registry.checked), plan.names
 
 
 def _ticking(records: Iterable[Record], progress: _Progress, engine: Engine) -> Iterator[Record]:

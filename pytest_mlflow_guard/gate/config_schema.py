@@ -29,7 +29,7 @@ from typing import Any
 
 from pytest_mlflow_guard import config
 from pytest_mlflow_guard.gate.rules import rule_infos
-from pytest_mlflow_guard.vocabulary import LEVELS, READERS, RUN_STATUSES
+from pytest_mlflow_guard.vocabulary import LEVELS, READERS, RUN_STATUSES, WORKSPACE_NAME
 
 __all__ = ["DRAFT", "SCHEMA_FILE", "render", "schema"]
 
@@ -88,6 +88,10 @@ _SCOPE_DESCRIPTIONS = {
         "or an age such as 7d, 12h, 90m or 2w."
     ),
     "statuses": "Only runs in one of these statuses, in any case; empty reads every run.",
+    "workspaces": (
+        "Only these MLflow workspaces (MLflow 3.10+ with workspaces enabled); empty reads "
+        "every one."
+    ),
 }
 _OVERRIDE_DESCRIPTIONS = {
     "experiments": "Glob patterns on experiment names this entry applies to.",
@@ -228,6 +232,7 @@ def _scope() -> Schema:
         # TOML dates reach a validator as strings (taplo converts them); since_datetime parses
         "since": {"type": "string"},
         "statuses": _one_or_list(_ref("status")),
+        "workspaces": _one_or_list({"type": "string", "pattern": WORKSPACE_NAME.pattern}),
     }
     _checked(shapes, config._SCOPE_KEYS, "scope")
     properties: dict[str, Schema] = {}

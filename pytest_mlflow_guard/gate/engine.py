@@ -25,7 +25,7 @@ rule off does not make every suppression of it look stale.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, cast
@@ -44,6 +44,7 @@ from pytest_mlflow_guard.gate.rules import (
     resolve_selectors,
 )
 from pytest_mlflow_guard.gate.rules.base import as_utc
+from pytest_mlflow_guard.gate.urls import UrlFor
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
     LoggedModelRecord,
@@ -51,6 +52,7 @@ from pytest_mlflow_guard.records import (
     Record,
     RegisteredModelRecord,
     RunRecord,
+    WorkspaceRecord,
 )
 from pytest_mlflow_guard.vocabulary import (
     CHECKED_KEYS,
@@ -60,9 +62,7 @@ from pytest_mlflow_guard.vocabulary import (
     Severity,
 )
 
-__all__ = ["Engine", "UrlFor", "unchecked_severity"]
-
-UrlFor = Callable[[Checkable], "str | None"]
+__all__ = ["Engine", "unchecked_severity"]
 
 _UNUSED = "MLG001"
 _UNKNOWN = "MLG002"
@@ -178,10 +178,12 @@ class Engine:
                 yield from self._check_experiment(record)
             elif isinstance(record, RegisteredModelRecord):
                 yield from self._check_registered_model(record)
+            elif isinstance(record, WorkspaceRecord):
+                yield from self._unreadable_workspace(record)
             else:
                 raise TypeError(
                     f"cannot check {type(record).__name__}: expected ExperimentRecord, "
-                    "RunRecord or RegisteredModelRecord"
+                    "RunRecord, RegisteredModelRecord or WorkspaceRecord"
                 )
 
     # --- per record type ----------------------------------------------------------------------
@@ -191,7 +193,24 @@ class Engine:
         self.experiment_names[experiment.experiment_id] = experiment.name
         plan = self._plan_for(experiment.name)
         results = self._check_tree(experiment, "experiment", (), "experiment", plan)
-        yield from self._emit(results, experiment_id=experiment.experiment_id)
+        yield from self._emit(results, experiment.workspace, experiment_id=experiment.experiment_id)
+
+    def _unreadable_workspace(self, workspace: WorkspaceRecord) -> Iterator[Finding]:
+        """What a workspace the reader could not read leaves unchecked: one MLG004 finding."""
+        severity = self._base.unchecked
+        if severity is None:
+            return
+        rule = get_rule(_UNCHECKED)
+        yield Finding(
+            rule=rule.code,
+            name=rule.name,
+            severity=severity,
+            object_type="workspace",
+            object_id=workspace.name,
+            message=f"workspace '{workspace.name}' could not be checked: {workspace.unreadable}",
+            object_name=workspace.name,
+            workspace=workspace.name,
+        )
 
     def _check_run(self, run: RunRecord) -> Iterator[Finding]:
         self.checked["runs"] += 1
@@ -205,7 +224,9 @@ class Engine:
             errors = _error_codes(hits)
             if errors:
                 self._error_runs[run.run_id] = errors
-        yield from self._emit(results, experiment_id=run.experiment_id, run_id=run.run_id)
+        yield from self._emit(
+            results, run.workspace, experiment_id=run.experiment_id, run_id=run.run_id
+        )
 
     def _check_registered_model(self, model: RegisteredModelRecord) -> Iterator[Finding]:
         self.checked["registered_models"] += 1
@@ -213,7 +234,7 @@ class Engine:
         results = self._check_tree(
             model, "registered_model", model.versions, "model_version", self._base
         )
-        yield from self._emit(results)
+        yield from self._emit(results, model.workspace)
 
     # --- evaluation ---------------------------------------------------------------------------
 
@@ -326,15 +347,23 @@ class Engine:
     # --- output -------------------------------------------------------------------------------
 
     def _emit(
-        self, results: list[_Result], experiment_id: str | None = None, run_id: str | None = None
+        self,
+        results: list[_Result],
+        workspace: str | None,
+        experiment_id: str | None = None,
+        run_id: str | None = None,
     ) -> Iterator[Finding]:
+        """The findings of a parent and its children; all of them are in the parent's
+        workspace."""
         for obj, kind, hits in results:
             object_id, label, obj_experiment, obj_run = _identity(obj, experiment_id, run_id)
             if self.collect_objects:
-                self.objects.append(CheckedObject(kind, object_id, label, obj_experiment))
+                self.objects.append(
+                    CheckedObject(kind, object_id, label, obj_experiment, workspace)
+                )
             if not hits:
                 continue
-            url = self.url_for(obj) if self.url_for is not None else None
+            url = self.url_for(obj, workspace) if self.url_for is not None else None
             name = _object_name(obj)
             for hit in hits:
                 yield Finding(
@@ -348,6 +377,7 @@ class Engine:
                     run_id=obj_run,
                     url=url,
                     object_name=name,
+                    workspace=workspace,
                 )
 
     # --- configuration ------------------------------------------------------------------------

@@ -24,10 +24,15 @@ class Finding:
     #: the store the object is in, when it is not the report's own (a pytest session also checks
     #: the stores its tests pointed MLflow at); credential-free
     store: str | None = None
+    #: the MLflow workspace the object is in, on a store with workspaces (names repeat across
+    #: them: a model "churn" may be in two)
+    workspace: str | None = None
 
     def fingerprint(self) -> str:
-        """Identity used by baselines: stable across message wording changes."""
-        return f"{self.rule}|{self.object_type}|{self.object_id}|{self.message_key}"
+        """Identity used by baselines: stable across message wording changes (and, on a store
+        without workspaces, the same as before workspaces existed)."""
+        where = self.object_id if self.workspace is None else f"{self.workspace}:{self.object_id}"
+        return f"{self.rule}|{self.object_type}|{where}|{self.message_key}"
 
     @property
     def message_key(self) -> str:
@@ -46,6 +51,7 @@ class CheckedObject:
     object_id: str
     label: str  # experiment name, run name, "model/version"...
     experiment_id: str | None = None
+    workspace: str | None = None
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def _edit_json(edit: Edit) -> dict[str, str | None]:
         "current": None if edit.current is None else redact_text(edit.current),
         "new": None if edit.new is None else redact_text(edit.new),
         "source": redact_text(edit.source),
-    }
+    } | ({"workspace": redact_text(edit.workspace)} if edit.workspace else {})
 
 
 def render_json(plan: FixPlan, store: str, *, applied: bool, conflicts: Sequence[str] = ()) -> str:

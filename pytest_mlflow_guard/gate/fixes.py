@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pytest_mlflow_guard.config import GuardConfig
-from pytest_mlflow_guard.edits import Edit, EditTarget, is_absent
+from pytest_mlflow_guard.edits import Edit, EditTarget, ObjectKey, is_absent
 from pytest_mlflow_guard.gate.rules.tags import FULL_SHA
 from pytest_mlflow_guard.records import Record, RegisteredModelRecord, RunRecord
 from pytest_mlflow_guard.vocabulary import (
@@ -154,7 +154,16 @@ def _run_edits(run: RunRecord, config: GuardConfig, plan: FixPlan) -> None:
             plan.skipped.append(Skipped("run", run.run_id, key, derived.source))
         else:
             plan.edits.append(
-                Edit("run", run.run_id, "tag", key, current, derived.value, derived.source)
+                Edit(
+                    "run",
+                    run.run_id,
+                    "tag",
+                    key,
+                    current,
+                    derived.value,
+                    derived.source,
+                    run.workspace,
+                )
             )
 
 
@@ -185,28 +194,36 @@ def _alias_edits(model: RegisteredModelRecord, plan: FixPlan, runs: set[str] | N
                         None,
                         version.version,
                         f"stage {version.stage}",
+                        model.workspace,
                     )
                 )
                 continue
             plan.skipped.append(Skipped("model_version", version.object_id, f"@{alias}", reason))
 
 
-def _fixed_by(
-    plan: FixPlan, tags_of: dict[tuple[EditTarget, str], str | None], now: datetime
-) -> None:
+def _fixed_by(plan: FixPlan, tags_of: dict[ObjectKey, str | None], now: datetime) -> None:
     """One ``mlflow_guard.fixed_by`` per changed object: what was filled and when (the guard's
     own tag: an earlier fix's record is kept after it, within MLflow's length limit)."""
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    fields: dict[tuple[EditTarget, str], list[str]] = {}
+    fields: dict[ObjectKey, list[str]] = {}
     for edit in plan.edits:
-        fields.setdefault((edit.target, edit.object_id), []).append(edit.field_label)
-    for (target, object_id), names in fields.items():
-        earlier = tags_of.get((target, object_id))
+        fields.setdefault(edit.key, []).append(edit.field_label)
+    for (target, object_id, workspace), names in fields.items():
+        earlier = tags_of.get((target, object_id, workspace))
         value = f"mlflow-guard fix {stamp}: {', '.join(names)}"
         if earlier:
             value = f"{value}; {earlier}"[:_TAG_LIMIT]
         plan.edits.append(
-            Edit(target, object_id, "tag", TAG_FIXED_BY, earlier, value, "mlflow-guard fix")
+            Edit(
+                target,
+                object_id,
+                "tag",
+                TAG_FIXED_BY,
+                earlier,
+                value,
+                "mlflow-guard fix",
+                workspace,
+            )
         )
 
 
@@ -219,7 +236,7 @@ def plan_fixes(records: Iterable[Record], config: GuardConfig, now: datetime) ->
     are fixed, so a fix of one team's experiments never moves another team's aliases.
     """
     plan = FixPlan()
-    fixed_by: dict[tuple[EditTarget, str], str | None] = {}
+    fixed_by: dict[ObjectKey, str | None] = {}
     scope = config.scope
     runs: set[str] | None = set() if scope.experiments or scope.since or scope.statuses else None
     for record in records:
@@ -229,12 +246,13 @@ def plan_fixes(records: Iterable[Record], config: GuardConfig, now: datetime) ->
                 runs.add(record.run_id)
             _run_edits(record, config.for_experiment(record.experiment_name), plan)
             if len(plan.edits) > before:  # kept for changed objects only: a store is large
-                fixed_by[("run", record.run_id)] = record.tags.get(TAG_FIXED_BY)
+                fixed_by[("run", record.run_id, record.workspace)] = record.tags.get(TAG_FIXED_BY)
         elif isinstance(record, RegisteredModelRecord):
             _alias_edits(record, plan, runs)
             changed = {edit.object_id for edit in plan.edits[before:]}
             for version in record.versions:
                 if version.object_id in changed:
-                    fixed_by[("model_version", version.object_id)] = version.tags.get(TAG_FIXED_BY)
+                    key: ObjectKey = ("model_version", version.object_id, record.workspace)
+                    fixed_by[key] = version.tags.get(TAG_FIXED_BY)
     _fixed_by(plan, fixed_by, now)
     return plan

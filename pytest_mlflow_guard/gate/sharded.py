@@ -23,6 +23,7 @@ from typing import Any
 from pytest_mlflow_guard.config import GuardConfig
 from pytest_mlflow_guard.gate.engine import Engine
 from pytest_mlflow_guard.gate.findings import Finding
+from pytest_mlflow_guard.gate.urls import url_builder
 from pytest_mlflow_guard.records import Record
 
 __all__ = ["AUTO_MIN_RUNS", "Shards", "deal", "jobs_for", "merged_counts"]
@@ -61,6 +62,7 @@ class _Task:
     artifacts_server: str | None
     changed_since: datetime | None
     workers: int
+    workspaces: tuple[str, ...]
 
 
 def _check_experiments(
@@ -68,7 +70,7 @@ def _check_experiments(
 ) -> tuple[list[tuple[str, list[tuple[Any, ...]]]], dict[str, int]]:
     """In a worker: the findings of each of ``task``'s experiments (as plain tuples: they cross
     a process boundary) and what was checked."""
-    from pytest_mlflow_guard.gate.check import url_builder
+    # SQLAlchemy and the SQL reader: imported in the worker, which is all it does
     from pytest_mlflow_guard.mlflow_io.sql_reader import SqlStoreReader
     from pytest_mlflow_guard.mlflow_io.sql_schema import open_readonly
 
@@ -81,18 +83,17 @@ def _check_experiments(
         experiment_ids=task.experiment_ids,
         artifacts_server=task.artifacts_server,
         changed_since=task.changed_since,
+        workspaces=task.workspaces,
     )
     engine = Engine(task.config, url_for=url_builder(task.ui_base))
     grouped: list[tuple[str, list[tuple[Any, ...]]]] = []
-    current: list[str] = [""]
 
     def tracked(records: Iterable[Record]) -> Iterator[Record]:
         # the engine yields a record's findings after taking it and before taking the next
         for record in records:
-            exp_id = record.experiment_id if hasattr(record, "experiment_id") else ""
+            exp_id = getattr(record, "experiment_id", "")
             if not grouped or grouped[-1][0] != exp_id:
                 grouped.append((exp_id, []))
-            current[0] = exp_id
             yield record
 
     for finding in engine.check(tracked(reader.iter_records())):
@@ -112,8 +113,10 @@ class Shards:
         artifacts_server: str | None,
         changed_since: datetime | None,
         workers: int,
+        workspaces: tuple[str, ...] = (),
     ) -> None:
         self.tracking_uri = tracking_uri
+        self.workspaces = workspaces
         self.config = config
         self.ui_base = ui_base
         self.artifacts_server = artifacts_server
@@ -132,6 +135,7 @@ class Shards:
                 self.artifacts_server,
                 self.changed_since,
                 self.workers,
+                self.workspaces,
             )
             for group in groups
         ]
@@ -142,8 +146,7 @@ class Shards:
             for grouped, checked in pool.map(_check_experiments, tasks):
                 for exp_id, found in grouped:
                     by_experiment.setdefault(exp_id, []).extend(found)
-                for key, count in checked.items():
-                    self.checked[key] = self.checked.get(key, 0) + count
+                self.checked = merged_counts(self.checked, checked)
         for exp_id in order:
             for values in by_experiment.pop(exp_id, []):
                 yield Finding(**dict(zip(_FIELDS, values, strict=True)))

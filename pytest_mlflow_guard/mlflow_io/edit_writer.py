@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pytest_mlflow_guard.edits import Edit, by_object, check_edit, may_replace
 from pytest_mlflow_guard.errors import environment_error
 from pytest_mlflow_guard.mlflow_io.clients import client
+from pytest_mlflow_guard.mlflow_io.workspaces import selected
 from pytest_mlflow_guard.vocabulary import stage_alias
 
 if TYPE_CHECKING:
@@ -48,10 +49,11 @@ def apply_edits(tracking_uri: str, edits: Iterable[Edit]) -> Written:
     written = Written()
     failed = 0
     with bounded_http():  # a server that stops answering costs seconds per write, not minutes
-        for (target, object_id), group in groups:
+        for (target, object_id, workspace), group in groups:
             try:
                 write = _write_run if target == "run" else _write_version
-                conflict = write(c, object_id, group)
+                with selected(workspace):
+                    conflict = write(c, object_id, group)
                 failed = 0
             except Exception as exc:
                 message = environment_error(exc)
@@ -60,7 +62,7 @@ def apply_edits(tracking_uri: str, edits: Iterable[Edit]) -> Written:
                 failed += 1  # the store's answer for this object; the others may still go
                 conflict = f"not written: {message}"
             if conflict:
-                written.conflicts.append(f"{target} {object_id}: {conflict}")
+                written.conflicts.append(f"{group[0].label}: {conflict}")
             else:
                 written.objects += 1
                 written.edits += len(group)

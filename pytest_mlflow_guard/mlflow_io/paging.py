@@ -105,17 +105,6 @@ class ModelsByRun:
         return {i: self._pending.pop(i) for i in ids if i in self._pending}
 
 
-def version_run_id(mv: Any) -> str | None:
-    """A model version's run: its ``run_id``, else the run of a ``runs:/<run_id>/<path>`` source
-    (``create_model_version(name, "runs:/...")`` without ``run_id`` leaves the field empty)."""
-    if mv.run_id:
-        return str(mv.run_id)
-    source = mv.source or ""
-    if not source.startswith("runs:/"):
-        return None
-    return source[len("runs:/") :].lstrip("/").split("/", 1)[0] or None
-
-
 # "<predicate>-<noun>-<0..1000>": what mlflow.utils.name_utils._generate_random_name returns
 _GENERATED_SHAPE = re.compile(r"^([a-z]+)-([a-z]+)-(0|[1-9][0-9]{0,3})$")
 _MAX_GENERATED_NUMBER = 1000

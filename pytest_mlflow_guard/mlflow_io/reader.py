@@ -29,41 +29,41 @@ from mlflow.exceptions import MlflowException
 
 from pytest_mlflow_guard.config import Scope
 from pytest_mlflow_guard.errors import GuardError
-from pytest_mlflow_guard.mlflow_io.artifacts import (
-    has_requirements,
-    local_path,
+from pytest_mlflow_guard.mlflow_io.artifacts import local_path
+from pytest_mlflow_guard.mlflow_io.builders import (
+    LoggedModelFields,
+    SourceRun,
+    aliases_by_version,
+    experiment_record,
+    registered_model_record,
+    run_record,
+    version_from_entity,
+    version_run_id,
+    version_signature,
 )
 from pytest_mlflow_guard.mlflow_io.logged_models import (
     logged_model_pages,
     run_logged_models,
-    unsupported,
-)
-from pytest_mlflow_guard.mlflow_io.model_records import (
-    logged_model_record,
-    mlflow2_models,
-    version_signature,
 )
 from pytest_mlflow_guard.mlflow_io.paging import (
     ModelsByRun,
     and_filter,
     changed_at,
-    generated_run_name,
     model_changed,
     pages,
     prefetched,
-    to_utc,
-    version_run_id,
     window_pages,
 )
-from pytest_mlflow_guard.mlflow_io.scope import quote as _quote
 from pytest_mlflow_guard.mlflow_io.scope import run_filter
+from pytest_mlflow_guard.mlflow_io.versions import version_run_ids, versions_of
+from pytest_mlflow_guard.mlflow_io.workspaces import NO_WORKSPACE, Pass, listed, plan, selected
 from pytest_mlflow_guard.records import (
     ExperimentRecord,
-    LoggedModelRecord,
     ModelVersionRecord,
     Record,
     RegisteredModelRecord,
     RunRecord,
+    WorkspaceRecord,
 )
 from pytest_mlflow_guard.redact import redact_text
 
@@ -97,8 +97,11 @@ class StoreReader:
         include_registry: bool = True,
         artifacts_server: str | None = None,
         changed_since: datetime | None = None,
+        workspaces: Sequence[str] = (),
     ) -> None:
         self.tracking_uri = tracking_uri
+        #: the workspaces asked for (``--workspace``); all of them when empty
+        self.workspaces = tuple(workspaces)
         #: an incremental check: only what started, ended or was updated since then
         self.changed_since = changed_since
         #: the server that resolves ``mlflow-artifacts:`` URIs when the store is a database
@@ -127,21 +130,27 @@ class StoreReader:
     # ----------------------------------------------------------------- public API
 
     def iter_records(self) -> Iterator[Record]:
-        """Every in-scope experiment then its runs, then every registered model (with versions).
+        """Every in-scope experiment then its runs, then every registered model (with versions);
+        on a store with workspaces, the experiments of each in turn, then the registries.
 
-        MLflow errors while listing surface as ``GuardError`` naming the (redacted) store.
+        MLflow errors while listing surface as ``GuardError`` naming the (redacted) store; on a
+        store with workspaces, an error inside one of them becomes a ``WorkspaceRecord`` (an
+        MLG004 finding) and the check goes on with the next.
         """
         try:
             with ThreadPoolExecutor(self.max_workers, thread_name_prefix="mlflow-guard") as pool:
                 self._pool = pool
                 try:
+                    parts = self._passes()
+                    failed: set[str | None] = set()
                     if self.include_registry:
-                        self._wanted_runs = self._version_run_ids()
-                    for experiment in list(self.iter_experiments()):
-                        yield experiment
-                        yield from self.iter_runs(experiment)
+                        for part in parts:
+                            yield from self._guarded(part, self._note_version_runs, failed)
+                    for part in parts:
+                        yield from self._guarded(part, self._experiments_and_runs, failed)
                     if self.include_registry:
-                        yield from self.iter_registered_models()
+                        for part in parts:
+                            yield from self._guarded(part, self.iter_registered_models, failed)
                 finally:
                     self._pool = None
                     self._wanted_runs, self._run_cache = set(), {}
@@ -149,7 +158,45 @@ class StoreReader:
             where = redact_text(self.tracking_uri)
             raise GuardError(f"reading {where} failed: {exc.message}") from exc
 
-    def iter_experiments(self) -> Iterator[ExperimentRecord]:
+    def _passes(self) -> list[Pass]:
+        """The workspaces this read goes through, one part each."""
+        known = listed(self.client, self.tracking_uri)
+        where = redact_text(self.tracking_uri)
+        return plan(known, self.workspaces, where, select_default=False)
+
+    def _guarded(
+        self,
+        part: Pass,
+        read: Callable[[Pass], Iterator[Record]],
+        failed: set[str | None],
+    ) -> Iterator[Record]:
+        """``read(part)`` in the part's workspace. A workspace that fails is reported once and
+        not read further; on a store without workspaces the error stays the check's own."""
+        if part.label is None:
+            yield from read(part)
+            return
+        if part.name in failed:
+            return
+        try:
+            with selected(part.name):
+                yield from read(part)
+        except MlflowException as exc:
+            failed.add(part.name)
+            _log.debug("cannot read workspace %s: %s", part.name, exc)
+            yield WorkspaceRecord(part.label, redact_text(f"reading it failed: {exc.message}"))
+
+    def _note_version_runs(self, part: Pass) -> Iterator[Record]:
+        """Remember the runs the part's model versions name (their records are kept from the
+        runs pass: no request per version later). Yields nothing."""
+        self._wanted_runs |= self._version_run_ids()
+        return iter(())
+
+    def _experiments_and_runs(self, part: Pass) -> Iterator[Record]:
+        for experiment in list(self.iter_experiments(part)):
+            yield experiment
+            yield from self.iter_runs(experiment)
+
+    def iter_experiments(self, part: Pass = NO_WORKSPACE) -> Iterator[ExperimentRecord]:
         """Active experiments whose name matches a scope glob (all when there are none)."""
         globs = self.scope.experiments
         for page in pages(
@@ -170,12 +217,13 @@ class StoreReader:
                     changed_at(exp.last_update_time, self.changed_since) or self._has_runs(exp)
                 ):
                     continue  # neither it nor any of its runs changed since the last check
-                yield ExperimentRecord(
+                yield experiment_record(
                     experiment_id=exp.experiment_id,
                     name=exp.name,
-                    tags=dict(exp.tags or {}),
+                    tags=exp.tags or {},
                     lifecycle_stage=exp.lifecycle_stage,
-                    creation_time=to_utc(exp.creation_time),
+                    created_ms=exp.creation_time,
+                    workspace=part.label,
                 )
 
     def _has_runs(self, exp: Any) -> bool:
@@ -195,7 +243,9 @@ class StoreReader:
         """The experiment's active runs in scope, newest first, a page at a time. Against a server
         (or networked database) the next page is fetched while this one's artifacts are read on
         the pool; against sqlite and local artifacts, threads would only contend for the GIL."""
-        models_by_run = ModelsByRun(self._model_stream(experiment.experiment_id))
+        models_by_run = ModelsByRun(
+            logged_model_pages(self.client, experiment.experiment_id, self.page_size)
+        )
         run_pages = self._run_pages(experiment.experiment_id)
         if self._pool is not None and self._remote_store:
             run_pages = prefetched(run_pages, self._pool.submit)
@@ -204,7 +254,7 @@ class StoreReader:
             io_bound = self._remote_store or any(
                 local_path(r.info.artifact_uri) is None for r in runs
             )
-            build = partial(self._run_record_in, experiment.name, models)
+            build = partial(self._run_record_in, experiment, models)
             for record in self._map(build, runs) if io_bound else map(build, runs):
                 if record.run_id in self._wanted_runs:
                     self._run_cache[record.run_id] = record
@@ -242,7 +292,7 @@ class StoreReader:
             else:
                 yield from pages(partial(fetch, filter_string))
 
-    def iter_registered_models(self) -> Iterator[RegisteredModelRecord]:
+    def iter_registered_models(self, part: Pass = NO_WORKSPACE) -> Iterator[RegisteredModelRecord]:
         """Every registered model (prompts excluded) with all its versions and aliases."""
         for page in pages(
             lambda token: self.client.search_registered_models(
@@ -250,27 +300,24 @@ class StoreReader:
             )
         ):
             version_lists = list(self._map(self._model_versions, [rm.name for rm in page]))
-            flat: list[tuple[Any, tuple[str, ...]]] = []
+            flat: list[tuple[Any, tuple[str, ...], str | None]] = []
             for rm, versions in zip(page, version_lists, strict=True):
-                # search_model_versions leaves ``aliases`` empty; the registered model has them
-                by_version: dict[str, list[str]] = {}
-                for alias, version in (getattr(rm, "aliases", None) or {}).items():
-                    by_version.setdefault(str(version), []).append(alias)
+                by_version = aliases_by_version(rm)
                 for mv in versions:
                     names = {*(mv.aliases or ()), *by_version.get(str(mv.version), ())}
-                    flat.append((mv, tuple(sorted(names))))
+                    flat.append((mv, tuple(names), part.label))
             records = iter(list(self._map(self._version_record, flat)))
             for rm, versions in zip(page, version_lists, strict=True):
-                version_records = tuple(next(records) for _ in versions)
+                version_records = [next(records) for _ in versions]
                 if self.changed_since is not None and not model_changed(
                     rm.last_updated_timestamp, version_records, self.changed_since
                 ):
                     continue
-                yield RegisteredModelRecord(
+                yield registered_model_record(
                     name=rm.name,
-                    tags=dict(rm.tags or {}),
-                    aliases={a: v.version for v in version_records for a in v.aliases},
+                    tags=rm.tags or {},
                     versions=version_records,
+                    workspace=part.label,
                 )
 
     # ----------------------------------------------------------------- runs
@@ -281,140 +328,66 @@ class StoreReader:
         return self._pool.map(fn, items)
 
     def _run_record_in(
-        self, experiment_name: str, models: dict[str, list[Any]], run: Any
+        self, experiment: ExperimentRecord, models: dict[str, list[Any]], run: Any
     ) -> RunRecord:
-        return self._run_record(run, experiment_name, models.get(run.info.run_id, []))
+        return self._run_record(
+            run, experiment.name, models.get(run.info.run_id, []), experiment.workspace
+        )
 
-    def _run_record(self, run: Any, experiment_name: str, models: Sequence[Any]) -> RunRecord:
+    def _run_record(
+        self, run: Any, experiment_name: str, models: Sequence[Any], workspace: str | None
+    ) -> RunRecord:
         info, data = run.info, run.data
-        tags = dict(data.tags or {})
-        logged = [self._logged_model_record(m) for m in models]
-        logged.extend(
-            mlflow2_models(
-                info.run_id,
-                info.experiment_id,
-                info.artifact_uri,
-                tags,
-                self.tracking_uri,
-                self.artifacts_server,
-            )
-        )
-        requirements, unreadable = has_requirements(
-            info.artifact_uri, self.tracking_uri, self.artifacts_server
-        )
-        return RunRecord(
+        return run_record(
             run_id=info.run_id,
             experiment_id=info.experiment_id,
             experiment_name=experiment_name,
             run_name=info.run_name,
-            status=str(info.status),
-            start_time=to_utc(info.start_time),
-            end_time=to_utc(info.end_time),
-            tags=tags,
-            params=dict(data.params or {}),
-            metric_keys=frozenset(data.metrics or {}),
-            has_requirements=requirements,
-            requirements_unreadable=unreadable,
-            logged_models=tuple(logged),
-            name_generated=generated_run_name(info.run_name),
-        )
-
-    def _model_stream(self, experiment_id: str) -> Iterator[list[Any]]:
-        return logged_model_pages(self.client, experiment_id, self.page_size)
-
-    def _search_logged_models(self, experiment_id: str, run_id: str) -> list[Any]:
-        return run_logged_models(self.client, experiment_id, run_id, self.page_size)
-
-    def _logged_model_record(self, model: Any) -> LoggedModelRecord:
-        return logged_model_record(
-            model_id=model.model_id,
-            experiment_id=model.experiment_id,
-            run_id=model.source_run_id,
-            name=model.name,
-            artifact_location=model.artifact_location,
-            tags=model.tags or {},
+            status=info.status,
+            start_ms=info.start_time,
+            end_ms=info.end_time,
+            artifact_uri=info.artifact_uri,
+            tags=data.tags or {},
+            params=data.params or {},
+            metric_keys=data.metrics or {},
+            models=[_logged_model_fields(m) for m in models],
             tracking_uri=self.tracking_uri,
             artifacts_server=self.artifacts_server,
+            workspace=workspace,
         )
 
     # ----------------------------------------------------------------- registry
 
     def _version_run_ids(self) -> set[str]:
-        """Run ids that model versions name: one paged listing of every version, ids kept only."""
-        try:
-            return {
-                run_id
-                for page in pages(
-                    lambda token: self.client.search_model_versions(
-                        max_results=self.page_size, page_token=token
-                    )
-                )
-                for mv in page
-                if (run_id := version_run_id(mv))
-            }
-        except MlflowException as exc:
-            # a registry that wants a filter: fetch per version. Anything else (a server that
-            # stopped answering) is the check's failure, not a reason to wait twice as long
-            if exc.error_code != "INVALID_PARAMETER_VALUE" and not unsupported(exc):
-                raise
-            _log.debug("cannot list model versions up front: %s", exc)
-            return set()
+        return version_run_ids(self.client, self.page_size)
 
     def _model_versions(self, name: str) -> list[Any]:
-        """Every version of the model. A name no filter literal can express (both kinds of quote)
-        is matched here instead, over a listing of every version: slower, but nothing dropped."""
-        try:
-            filter_string: str | None = f"name = {_quote(name)}"
-        except ValueError:
-            filter_string = None
-        return [
-            mv
-            for page in pages(
-                lambda token: self.client.search_model_versions(
-                    filter_string, max_results=self.page_size, page_token=token
-                )
-            )
-            for mv in page
-            if filter_string is not None or mv.name == name
-        ]
+        return versions_of(self.client, name, self.page_size)
 
-    def _version_record(self, item: tuple[Any, tuple[str, ...]]) -> ModelVersionRecord:
-        mv, aliases = item
-        run_id = version_run_id(mv)
-        source_run, missing, run_unreadable = (
-            self._source_run(run_id) if run_id else (None, False, None)
-        )
+    def _version_record(self, item: tuple[Any, tuple[str, ...], str | None]) -> ModelVersionRecord:
+        mv, aliases, workspace = item
+        run_id = version_run_id(mv.run_id, mv.source)
+        source = self.source_run(run_id, workspace) if run_id else SourceRun()
         model_id = getattr(mv, "model_id", None)
         known = [
-            m for m in (source_run.logged_models if source_run else ()) if m.model_id == model_id
+            m
+            for m in (source.record.logged_models if source.record else ())
+            if m.model_id == model_id
         ]
         if known:  # an MLflow 3 version shares its LoggedModel's files, read with the run
-            has_signature, unreadable = known[0].has_signature, known[0].unreadable
+            signature = known[0].has_signature, known[0].unreadable
         else:
             try:
                 uri = self.client.get_model_version_download_uri(mv.name, mv.version)
             except MlflowException as exc:
-                has_signature = None
-                unreadable = redact_text(f"no download URI for the version: {exc.message}")
+                why = redact_text(f"no download URI for the version: {exc.message}")
+                signature = None, why
             else:
-                has_signature, unreadable = version_signature(
+                signature = version_signature(
                     uri, self._artifact_uri_of, self.tracking_uri, self.artifacts_server
                 )
-        return ModelVersionRecord(
-            name=mv.name,
-            version=str(mv.version),
-            stage=mv.current_stage or "None",
-            aliases=aliases,
-            run_id=run_id,
-            source=mv.source or "",
-            has_signature=has_signature,
-            tags=dict(mv.tags or {}),
-            creation_time=to_utc(mv.creation_timestamp),
-            last_updated_time=to_utc(mv.last_updated_timestamp),
-            source_run=source_run,
-            source_run_missing=missing,
-            signature_unreadable=unreadable,
-            source_run_unreadable=run_unreadable,
+        return version_from_entity(
+            mv, aliases=aliases, workspace=workspace, source_run=source, signature=signature
         )
 
     def _artifact_uri_of(self, run_id: str) -> str | None:
@@ -423,28 +396,24 @@ class StoreReader:
         except MlflowException:
             return None
 
-    def source_run(self, run_id: str) -> tuple[RunRecord | None, bool, str | None]:
-        """The record of one run, as a model version's source (see ``_source_run``)."""
-        return self._source_run(run_id)
-
-    def _source_run(self, run_id: str) -> tuple[RunRecord | None, bool, str | None]:
-        """(the run's record, whether it is missing, why it could not be fetched): deleted or
-        absent runs are missing."""
+    def source_run(self, run_id: str, workspace: str | None = None) -> SourceRun:
+        """A model version's source run: deleted or absent runs are missing; one that could
+        not be fetched says why."""
         if run_id in self._run_cache:
-            return self._run_cache[run_id], False, None
+            return SourceRun(self._run_cache[run_id])
         try:
             run = self.client.get_run(run_id)
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None, True, None
+                return SourceRun(missing=True)
             _log.debug("cannot fetch run %s: %s", run_id, exc)
-            return None, False, redact_text(f"cannot fetch it: {exc.message}")
+            return SourceRun(unreadable=redact_text(f"cannot fetch it: {exc.message}"))
         if run.info.lifecycle_stage == "deleted":
-            return None, True, None
+            return SourceRun(missing=True)
         experiment_id = run.info.experiment_id
-        models = self._search_logged_models(experiment_id, run_id)
-        record = self._run_record(run, self._experiment_name(experiment_id), models)
-        return record, False, None
+        models = run_logged_models(self.client, experiment_id, run_id, self.page_size)
+        name = self._experiment_name(experiment_id)
+        return SourceRun(self._run_record(run, name, models, workspace))
 
     def _experiment_name(self, experiment_id: str) -> str:
         with self._names_lock:
@@ -457,3 +426,14 @@ class StoreReader:
             with self._names_lock:
                 self._experiment_names[experiment_id] = name
         return name
+
+
+def _logged_model_fields(model: Any) -> LoggedModelFields:
+    return LoggedModelFields(
+        model.model_id,
+        model.experiment_id,
+        model.name,
+        model.artifact_location,
+        model.source_run_id,
+        model.tags or {},
+    )

@@ -51,9 +51,12 @@ def transition(
         archive_existing = target == "Production"
     displaced = []
     if archive_existing and target in ALIASED_STAGES:
+        # MLflow's client: imported with it, when a transition runs
+        from pytest_mlflow_guard.mlflow_io.versions import versions_of
+
         displaced = [
             v.version
-            for v in c.search_model_versions(f"name='{name}'")
+            for v in versions_of(c, name, page_size=1000)
             if v.current_stage == target and str(v.version) != version
         ]
     with warnings.catch_warnings():

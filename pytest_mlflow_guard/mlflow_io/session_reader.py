@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pytest_mlflow_guard.mlflow_io.paging import pages, runs_anywhere, version_run_id
+from pytest_mlflow_guard.mlflow_io.builders import (
+    aliases_by_version,
+    registered_model_record,
+    version_run_id,
+)
+from pytest_mlflow_guard.mlflow_io.paging import pages, runs_anywhere
 from pytest_mlflow_guard.mlflow_io.reader import StoreReader
 from pytest_mlflow_guard.mlflow_io.scope import quote
+from pytest_mlflow_guard.mlflow_io.workspaces import NO_WORKSPACE, Pass
 from pytest_mlflow_guard.records import ExperimentRecord, RegisteredModelRecord, RunRecord
 
 __all__ = ["SessionReader"]
@@ -31,13 +37,17 @@ class SessionReader(StoreReader):
     def _version_run_ids(self) -> set[str]:
         return set()  # every run of the session is kept (iter_runs), no listing needed up front
 
+    def _passes(self) -> list[Pass]:
+        # a session's runs go where its tests' MLflow sends them: the store as the client sees it
+        return [NO_WORKSPACE]
+
     def _matching_experiment_ids(self) -> set[str]:
         return {str(run.info.experiment_id) for run in runs_anywhere(self.client, self._filter)}
 
-    def iter_experiments(self) -> Iterator[ExperimentRecord]:
+    def iter_experiments(self, part: Pass = NO_WORKSPACE) -> Iterator[ExperimentRecord]:
         if self._experiment_ids is None:
             self._experiment_ids = self._matching_experiment_ids()
-        for experiment in super().iter_experiments():
+        for experiment in super().iter_experiments(part):
             if experiment.experiment_id in self._experiment_ids:
                 yield experiment
 
@@ -47,7 +57,7 @@ class SessionReader(StoreReader):
             self._run_cache[record.run_id] = record  # versions find their source run here
             yield record
 
-    def iter_registered_models(self) -> Iterator[RegisteredModelRecord]:
+    def iter_registered_models(self, part: Pass = NO_WORKSPACE) -> Iterator[RegisteredModelRecord]:
         if not self._session_runs:
             return
         by_name: dict[str, list[Any]] = {}
@@ -55,19 +65,14 @@ class SessionReader(StoreReader):
             by_name.setdefault(mv.name, []).append(mv)
         for name in sorted(by_name):
             rm = self.client.get_registered_model(name)
-            aliases: dict[str, list[str]] = {}
-            for alias, version in (getattr(rm, "aliases", None) or {}).items():
-                aliases.setdefault(str(version), []).append(alias)
+            aliases = aliases_by_version(rm)
             items = [
-                (mv, tuple(sorted({*(mv.aliases or ()), *aliases.get(str(mv.version), ())})))
+                (mv, (*(mv.aliases or ()), *aliases.get(str(mv.version), ())), part.label)
                 for mv in sorted(by_name[name], key=lambda v: int(v.version))
             ]
-            versions = tuple(self._map(self._version_record, items))
-            yield RegisteredModelRecord(
-                name=name,
-                tags=dict(rm.tags or {}),
-                aliases={a: v.version for v in versions for a in v.aliases},
-                versions=versions,
+            versions = list(self._map(self._version_record, items))
+            yield registered_model_record(
+                name=name, tags=rm.tags or {}, versions=versions, workspace=part.label
             )
 
     def _session_versions(self) -> Iterator[Any]:
@@ -86,7 +91,7 @@ class SessionReader(StoreReader):
                 max_results=self.page_size, page_token=token
             )
         ):
-            yield from (mv for mv in page if version_run_id(mv) in runs)
+            yield from (mv for mv in page if version_run_id(mv.run_id, mv.source) in runs)
 
 
 def tags_filter(run_tags: Mapping[str, str]) -> str:

@@ -1,8 +1,9 @@
 """Run records from rows of MLflow's ``runs`` table: a query per child table for a page of runs.
 
-Shared by the SQL reader's runs pass and its fetch of model versions' source runs, so that a run
-is built one way. The artifact facts (requirements file, each model's ``MLmodel``) are read by
-the same functions as the client reader's, on the reader's bounded pool when they are remote.
+Shared by the SQL reader's runs pass and its fetch of model versions' source runs; the record
+itself is built by ``builders.run_record``, as the client reader's are. The artifact facts
+(requirements file, each model's ``MLmodel``) are read there, on the reader's bounded pool when
+they are remote.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from pytest_mlflow_guard.mlflow_io.artifacts import has_requirements, local_path
-from pytest_mlflow_guard.mlflow_io.model_records import logged_model_record, mlflow2_models
-from pytest_mlflow_guard.mlflow_io.paging import generated_run_name, to_utc
+from pytest_mlflow_guard.mlflow_io.artifacts import local_path
+from pytest_mlflow_guard.mlflow_io.builders import LoggedModelFields, run_record
 from pytest_mlflow_guard.mlflow_io.sql_schema import (
     LOGGED_MODEL_TAGS_SQL,
     LOGGED_MODELS_SQL,
@@ -58,14 +58,6 @@ def run_columns() -> tuple[sa.ColumnClause[Any], ...]:
     )
 
 
-class _Model(NamedTuple):
-    model_id: str
-    experiment_id: int
-    name: str
-    artifact_location: str
-    source_run_id: str
-
-
 def fetch_by_keys(conn: sa.Connection, sql: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
     """The rows of ``sql`` (whose ``{keys}`` is the key column's test) for these keys, fetched
     with the driver's own cursor: SQLAlchemy's rows and bound-parameter rendering cost more than
@@ -105,6 +97,8 @@ class RunBuilder:
     artifacts_server: str | None
     #: every experiment's name by id, deleted experiments too
     names: dict[str, str] = field(default_factory=dict)
+    #: every experiment's workspace by id, on a store with several (else empty: None)
+    workspaces: dict[str, str] = field(default_factory=dict)
     pool: ThreadPoolExecutor | None = None
 
     def _children(
@@ -124,12 +118,23 @@ class RunBuilder:
         models = self._logged_models(conn, ids)
 
         def build(row: DbRow) -> RunRecord:
-            return self._run_record(
-                row,
-                tags.get(row.run_uuid, {}),
-                params.get(row.run_uuid, {}),
-                frozenset(metrics.get(row.run_uuid, ())),
-                models.get(row.run_uuid, []),
+            experiment_id = str(row.experiment_id)
+            return run_record(
+                run_id=row.run_uuid,
+                experiment_id=experiment_id,
+                experiment_name=self.names.get(experiment_id, ""),
+                run_name=row.name,
+                status=row.status,
+                start_ms=row.start_time,
+                end_ms=row.end_time,
+                artifact_uri=row.artifact_uri,
+                tags=tags.get(row.run_uuid, {}),
+                params=params.get(row.run_uuid, {}),
+                metric_keys=metrics.get(row.run_uuid, ()),
+                models=models.get(row.run_uuid, []),
+                tracking_uri=self.tracking_uri,
+                artifacts_server=self.artifacts_server,
+                workspace=self.workspaces.get(experiment_id),
             )
 
         # only artifact reads are left to do here: threads pay off when they wait on a remote
@@ -139,71 +144,21 @@ class RunBuilder:
 
     def _logged_models(
         self, conn: sa.Connection, run_ids: Sequence[str]
-    ) -> dict[str, list[tuple[DbRow, dict[str, str]]]]:
+    ) -> dict[str, list[LoggedModelFields]]:
         """MLflow 3 LoggedModels of these runs (logged in the run's own experiment, not deleted),
         in MLflow's listing order: newest first, ties by model id."""
-        rows = [_Model(*row) for row in fetch_by_keys(conn, LOGGED_MODELS_SQL, run_ids)]
+        rows = fetch_by_keys(conn, LOGGED_MODELS_SQL, run_ids)
         model_tags: dict[str, dict[str, str]] = {}
-        model_ids = [r.model_id for r in rows]
+        model_ids = [row[0] for row in rows]
         for model_id, key, value in fetch_by_keys(conn, LOGGED_MODEL_TAGS_SQL, model_ids):
             model_tags.setdefault(model_id, {})[key] = value
-        found: dict[str, list[tuple[DbRow, dict[str, str]]]] = {}
-        for row in rows:
-            found.setdefault(row.source_run_id, []).append((row, model_tags.get(row.model_id, {})))
+        found: dict[str, list[LoggedModelFields]] = {}
+        for model_id, experiment_id, name, location, run_id in rows:
+            fields = LoggedModelFields(
+                model_id, experiment_id, name, location, run_id, model_tags.get(model_id, {})
+            )
+            found.setdefault(run_id, []).append(fields)
         return found
-
-    def _run_record(
-        self,
-        row: DbRow,
-        tags: dict[str, str],
-        params: dict[str, str],
-        metric_keys: frozenset[str],
-        models: Sequence[tuple[DbRow, dict[str, str]]],
-    ) -> RunRecord:
-        experiment_id = str(row.experiment_id)
-        artifact_uri = row.artifact_uri or ""
-        logged = [
-            logged_model_record(
-                model_id=m.model_id,
-                experiment_id=str(m.experiment_id),
-                run_id=m.source_run_id,
-                name=m.name,
-                artifact_location=m.artifact_location,
-                tags=model_tags,
-                tracking_uri=self.tracking_uri,
-                artifacts_server=self.artifacts_server,
-            )
-            for m, model_tags in models
-        ]
-        logged.extend(
-            mlflow2_models(
-                row.run_uuid,
-                experiment_id,
-                artifact_uri,
-                tags,
-                self.tracking_uri,
-                self.artifacts_server,
-            )
-        )
-        requirements, unreadable = has_requirements(
-            artifact_uri, self.tracking_uri, self.artifacts_server
-        )
-        return RunRecord(
-            run_id=row.run_uuid,
-            experiment_id=experiment_id,
-            experiment_name=self.names.get(experiment_id, ""),
-            run_name=row.name,
-            status=str(row.status),
-            start_time=to_utc(row.start_time),
-            end_time=to_utc(row.end_time),
-            tags=tags,
-            params=params,
-            metric_keys=metric_keys,
-            has_requirements=requirements,
-            requirements_unreadable=unreadable,
-            logged_models=tuple(logged),
-            name_generated=generated_run_name(row.name),
-        )
 
     def map(self, fn: Callable[[Any], X], items: Sequence[Any]) -> Iterable[X]:
         if self.pool is None or len(items) < 2:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from pytest_mlflow_guard.errors import GuardError
 from pytest_mlflow_guard.mlflow_io.uris import sqlite_path
+from pytest_mlflow_guard.mlflow_io.workspaces import DEFAULT_WORKSPACE
 from pytest_mlflow_guard.redact import redact_text
 
 __all__ = [
@@ -31,18 +33,22 @@ __all__ = [
     "LOGGED_MODEL_TAGS_SQL",
     "RUN_CHILDREN_SQL",
     "TESTED_REVISIONS",
+    "Schema",
     "T",
     "is_database_uri",
     "open_readonly",
+    "read_schema",
     "require_driver",
     "revision",
+    "with_installed_driver",
 ]
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 
 #: alembic revisions of MLflow's schema the SQL reader's parity tests ran on, and the release
-#: that brought each. Add one only after ``tests/test_sql_reader.py`` passed on it.
-TESTED_REVISIONS = {"dc11669786a5": "MLflow 3.17"}
+#: that brought each. Add one only after ``tests/test_sql_reader.py`` passed on it (CI runs it
+#: on the two ends of the supported range, ``constraints/floor.txt`` and ``latest.txt``).
+TESTED_REVISIONS = {"dc11669786a5": "MLflow 3.17", "f4a9b2c7d1e6": "MLflow 3.18"}
 
 
 def _t(name: str, *columns: str) -> sa.TableClause:
@@ -120,12 +126,19 @@ def is_database_uri(uri: str) -> bool:
     return scheme.split("+", 1)[0] in DATABASE_SCHEMES
 
 
+_DRIVER_MODULES = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pymysql": "pymysql"}
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def require_driver(uri: str) -> None:
     """A clear error when the database driver SQLAlchemy will pick for ``uri`` is missing.
 
-    SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3: a user who installed only
-    ``psycopg2-binary`` (what most guides still say) would otherwise get a bare
-    ``ModuleNotFoundError: No module named 'psycopg'`` from deep inside MLflow.
+    ``postgresql://`` names no driver: SQLAlchemy 2.1 reads it with psycopg 3, 2.0 (what
+    MLflow before 3.9 needs) with psycopg2. A user with the other one installed would otherwise
+    get a bare ``ModuleNotFoundError`` from deep inside MLflow.
     """
     try:
         url = make_url(uri)
@@ -134,19 +147,44 @@ def require_driver(uri: str) -> None:
         driver = getattr(exc, "name", None) or str(exc)
     except Exception:
         return  # not a URL SQLAlchemy knows: the store's own error says more
-    module = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pymysql": "pymysql"}.get(driver)
-    if module is None or importlib.util.find_spec(module) is not None:
+    module = _DRIVER_MODULES.get(driver)
+    if module is None or _installed(module):
         return
     shown = redact_text(uri)
-    if module == "psycopg":
-        hint = "pip install 'pytest-mlflow-guard[postgres]' (psycopg 3)"
-        if importlib.util.find_spec("psycopg2") is not None:
-            hint += ", or name the driver you have: postgresql+psycopg2://..."
+    if module in ("psycopg", "psycopg2"):
+        wanted = "psycopg 3" if module == "psycopg" else "psycopg2"
+        hint = (
+            "pip install 'pytest-mlflow-guard[postgres]' (psycopg 3)"
+            if module == "psycopg"
+            else "pip install psycopg2-binary"
+        )
+        other = "psycopg2" if module == "psycopg" else "psycopg"
+        if _installed(other):
+            hint += f", or name the driver you have: postgresql+{other}://..."
         raise GuardError(
             f"tracking URI {shown}: SQLAlchemy {sa.__version__} reads postgresql:// URIs with "
-            f"the psycopg 3 driver, which is not installed: {hint}"
+            f"the {wanted} driver, which is not installed: {hint}"
         )
     raise GuardError(f"tracking URI {shown}: the {module} driver is not installed")
+
+
+def with_installed_driver(uri: str) -> str:
+    """``uri`` for the guard's own engine: a ``postgresql://`` that names no driver is read
+    with whichever PostgreSQL driver is installed when SQLAlchemy's choice is not (the
+    ``postgres`` extra installs psycopg 3; SQLAlchemy 2.0 would want psycopg2)."""
+    try:
+        url = make_url(uri)
+        if url.drivername != "postgresql":
+            return uri
+        default = url.get_dialect().driver
+    except Exception:
+        return uri
+    if _installed(_DRIVER_MODULES.get(default, default)):
+        return uri
+    for driver in ("psycopg", "psycopg2"):
+        if driver != default and _installed(driver):
+            return url.set(drivername=f"postgresql+{driver}").render_as_string(False)
+    return uri
 
 
 def _readonly_url(uri: str) -> tuple[str, dict[str, Any]]:
@@ -169,6 +207,7 @@ def _readonly_url(uri: str) -> tuple[str, dict[str, Any]]:
 
 def open_readonly(uri: str) -> Engine:
     """An engine on ``uri`` whose sessions cannot write. Connecting is left to the first query."""
+    uri = with_installed_driver(uri)
     require_driver(uri)
     target, connect_args = _readonly_url(uri)
     engine = sa.create_engine(target, connect_args=connect_args, poolclass=sa.pool.NullPool)
@@ -181,6 +220,33 @@ def open_readonly(uri: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the SQL reader must know of a store's schema beyond its tested revision."""
+
+    revision: str
+    #: the ``workspace`` columns (MLflow 3.10+): without them, everything is one store
+    workspace_columns: bool
+    #: every workspace the store has (its catalog, and any a row names): sorted; ``()``
+    #: without the columns
+    workspaces: tuple[str, ...] = ()
+
+
+def read_schema(connection: sa.Connection, found: str) -> Schema:
+    """The schema facts of a store at revision ``found``."""
+    inspector = sa.inspect(connection)
+    columns = {c["name"] for c in inspector.get_columns("experiments")}
+    if "workspace" not in columns:
+        return Schema(found, workspace_columns=False)
+    names = {DEFAULT_WORKSPACE}  # MLflow's migration seeds it; a catalog may lack it
+    if inspector.has_table("workspaces"):
+        names.update(connection.execute(sa.text("SELECT name FROM workspaces")).scalars())
+    # no foreign key ties a row to the catalog (workspace providers may live elsewhere)
+    for table in (T.experiments, T.registered_models):
+        names.update(connection.execute(sa.select(table.c.workspace).distinct()).scalars())
+    return Schema(found, workspace_columns=True, workspaces=tuple(sorted(n for n in names if n)))
 
 
 def revision(connection: sa.Connection) -> str | None:

@@ -15,10 +15,13 @@ a database file already in place, even an empty one, is left to MLflow.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pytest_mlflow_guard.mlflow_io.uris import sqlite_path
@@ -54,7 +57,8 @@ def template_db() -> Path:
         os.close(fd)
         os.unlink(tmp)  # sqlite must create the file itself
         try:
-            MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments(max_results=1)
+            with _logging_left_alone():
+                MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments(max_results=1)
             _drop_experiments(Path(tmp))
             # Two sessions building at once both succeed; os.replace keeps one, atomically.
             os.replace(tmp, target)
@@ -63,6 +67,29 @@ def template_db() -> Path:
                 os.unlink(tmp)
         return target
     raise OSError("no writable cache directory for the MLflow store template")
+
+
+#: the loggers MLflow's migrations configure from their alembic.ini (MLflow before 3.8)
+_MIGRATION_LOGGERS = ("", "sqlalchemy.engine", "alembic")
+
+
+@contextmanager
+def _logging_left_alone() -> Iterator[None]:
+    """Migrating a database makes MLflow before 3.8 apply its alembic.ini's logging setup to
+    the whole process: a handler on the root logger bound to the ``sys.stderr`` of the moment
+    (under pytest, a capture file closed after the test). The guard migrates in the user's own
+    process (their pytest session): how their logging is set up is theirs, so it is put back."""
+    saved = []
+    for name in _MIGRATION_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, list(logger.handlers), logger.propagate))
+    try:
+        yield
+    finally:
+        for logger, level, handlers, propagate in saved:
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
 
 
 def _drop_experiments(db: Path) -> None:
@@ -83,6 +110,7 @@ def _copy_into_place(template: Path, target: Path) -> bool:
     os.close(fd)
     try:
         shutil.copyfile(template, tmp)
+        _open_once(tmp)
         try:
             os.link(tmp, target)  # fails if target exists: a concurrent creator wins
             return True
@@ -98,6 +126,16 @@ def _copy_into_place(template: Path, target: Path) -> bool:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _open_once(db: str) -> None:
+    """Let MLflow create "Default" in the copy before anyone can see it: MLflow before 3.15
+    creates it unguarded when it opens a store that lacks it, and processes opening a fresh
+    store together then fail on each other's row. Its artifact location is what any process
+    here would give it: the client's default root does not depend on the database's path."""
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments(max_results=1)
 
 
 def ensure_sqlite_store(tracking_uri: str) -> bool:
@@ -118,6 +156,14 @@ def ensure_sqlite_store(tracking_uri: str) -> bool:
     return _copy_into_place(template_db(), path)
 
 
+def honours_artifact_root() -> bool:
+    """Whether the installed MLflow builds a sqlite store's default artifact root from
+    ``ARTIFACT_ROOT_ENV`` (3.10 and later); before, every client store uses ./mlruns."""
+    from mlflow.tracking._tracking_service import utils
+
+    return hasattr(utils, "_SERVER_ARTIFACT_ROOT_ENV_VAR")
+
+
 class IsolatedStore:
     """A throwaway sqlite store and artifact folder for one session; ``close()`` removes it."""
 
@@ -128,6 +174,25 @@ class IsolatedStore:
         self.artifacts.mkdir()
         shutil.copyfile(template_db(), self.db)
         self.tracking_uri = f"sqlite:///{self.db}"
+        #: what the session should say about this store, if anything
+        self.note: str | None = None
+        if not honours_artifact_root():
+            self.note = self._default_experiment_here()
+
+    def _default_experiment_here(self) -> str:
+        """Create "Default" with its artifacts in this store's folder (the store MLflow builds
+        with an explicit root does that), so runs of tests that name no experiment stay here;
+        experiments created later without a location still go to ./mlruns: said, not hidden."""
+        import mlflow
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = SqlAlchemyStore(self.tracking_uri, self.artifacts.as_uri())  # type: ignore[no-untyped-call]
+        store.engine.dispose()
+        return (
+            f"MLflow {mlflow.__version__} ignores the isolated store's artifact root (before "
+            "3.10): experiments the tests create without an artifact location keep their "
+            "artifacts in ./mlruns of the working directory, which MLflow creates"
+        )
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

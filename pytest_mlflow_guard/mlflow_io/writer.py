@@ -220,10 +220,11 @@ def discard_run(
     for model in _run_logged_models(c, run.info.experiment_id, run_id):
         if hasattr(store, "_hard_delete_logged_model"):
             store._hard_delete_logged_model(model.model_id)
-            # a logged model's files live in <experiment>/models/<model id>/artifacts
-            _remove_owned_folder(model.artifact_location, model.model_id)
-        else:
+        else:  # before MLflow 3.7 (and over REST): only a soft delete
             c.delete_logged_model(model.model_id)
+        # a logged model's files live in <experiment>/models/<model id>/artifacts: the attempt
+        # wrote them, and a deleted logged model cannot be restored
+        _remove_owned_folder(model.artifact_location, model.model_id)
     # Over REST the run can only be soft-deleted; the tag keeps it deleted if its experiment is
     # ever restored (restoring an experiment restores its runs).
     c.set_tag(run_id, TAG_DISCARDED, "true")

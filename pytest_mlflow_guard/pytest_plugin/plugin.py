@@ -150,6 +150,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [header_line(guard.settings, guard.display_uri, guard.experiment)]
     if guard.problem:
         lines.append(f"mlflow-guard: {clean(guard.problem)}")
+    lines.extend(f"mlflow-guard: note: {clean(note)}" for note in guard.notes)
     return lines
 
 

@@ -98,6 +98,7 @@ class GuardSession:
         self.session_run_id: str | None = None
         self.experiment_id: str | None = None
         self.problem: str | None = None  # the store could not be used; reported once
+        self.notes: list[str] = []  # what the header says about the store, beside the problem
         self.report: Report | None = None
         self.run_tests: dict[str, str] = {}  # run id -> node id of the test that made it
         self.counts: Counter[str] = Counter()
@@ -159,6 +160,8 @@ class GuardSession:
             if self.settings.isolated:
                 self._isolated = stores.IsolatedStore()
                 self.tracking_uri = self._isolated.tracking_uri
+                if self._isolated.note:
+                    self.notes.append(self._isolated.note)
                 self._exports.set(stores.ARTIFACT_ROOT_ENV, str(self._isolated.artifacts))
             uri = absolute_tracking_uri(resolved_tracking_uri(self.tracking_uri))
             self.tracking_uri = uri

@@ -21,11 +21,12 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
-from mlflow.environment_variables import _MLFLOW_SGI_NAME
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.server.handlers import get_endpoints
@@ -124,8 +125,10 @@ def _policy() -> Policy:
 
 
 def _served(app: Flask) -> Any:
-    # the same choice MLflow's basic-auth makes: uvicorn serves the FastAPI wrapper
-    if _MLFLOW_SGI_NAME.get() == "uvicorn":
+    # the same choice MLflow's basic-auth makes: uvicorn serves the FastAPI wrapper. MLflow's CLI
+    # says which server it started in _MLFLOW_SGI_NAME (3.4+, read as MLflow reads it); before
+    # 3.4 the variable does not exist and gunicorn serves the Flask app itself
+    if os.environ.get("_MLFLOW_SGI_NAME") == "uvicorn":
         from mlflow.server.fastapi_app import create_fastapi_app
 
         return create_fastapi_app(app)
@@ -151,20 +154,32 @@ def bootstrap_lock(database_uri: str) -> Path:
     return Path(tempfile.gettempdir()) / f"mlflow-guard-basic-auth-{digest}.lock"
 
 
-def _bootstrap_basic_auth() -> None:
-    """What MLflow's CLI does for ``basic-auth`` before it starts any worker: check the secret
-    key, migrate the auth database, create the admin user. Here each worker does it, one at a
-    time (a lock file per auth database): workers started together would otherwise race the
-    auth database's migration, and all but one crash on their first start."""
-    from mlflow.server.auth import auth_config, bootstrap_admin_user, get_flask_server_secret_key
-
-    get_flask_server_secret_key()
-    with bootstrap_lock(str(auth_config.database_uri)).open("a") as handle:
+@contextmanager
+def _one_worker_at_a_time(database_uri: str) -> Iterator[None]:
+    """Workers started together would race the auth database's migration, and all but one
+    crash on their first start: they take turns (a lock file per auth database)."""
+    with bootstrap_lock(database_uri).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
-        bootstrap_admin_user()
+        yield
+
+
+def _bootstrap_basic_auth(auth: Any) -> bool:
+    """What MLflow's CLI does for ``basic-auth`` before it starts any worker (MLflow 3.16+):
+    check the secret key, migrate the auth database, create the admin user. Here each worker
+    does it, one at a time. False where MLflow has no such step (before 3.16 its ``create_app``
+    does all of it in each worker)."""
+    bootstrap = getattr(auth, "bootstrap_admin_user", None)
+    if bootstrap is None:
+        return False
+    check_secret = getattr(auth, "get_flask_server_secret_key", None)  # 3.17+
+    if check_secret is not None:
+        check_secret()
+    with _one_worker_at_a_time(str(auth.auth_config.database_uri)):
+        bootstrap()
     # done: basic-auth's own app then only opens its store, as under the CLI (the variable is
     # MLflow's private flag, read by the same releases that have bootstrap_admin_user)
     os.environ["_MLFLOW_AUTH_ADMIN_BOOTSTRAPPED"] = "true"
+    return True
 
 
 def create_basic_auth_app(app: Flask | None = None) -> Any:
@@ -174,12 +189,15 @@ def create_basic_auth_app(app: Flask | None = None) -> Any:
     the app named exactly ``basic-auth``; here the worker does it, with the same functions, so
     a missing secret key stops the server with MLflow's own message.
     """
-    from mlflow.server.auth import create_app as basic_auth
+    from mlflow.server import auth
 
     flask_app = app or _mlflow_app()
     policy = _policy()  # a bad configuration fails before any user is created
-    _bootstrap_basic_auth()
-    served = basic_auth(flask_app)
+    if _bootstrap_basic_auth(auth):
+        served = auth.create_app(flask_app)
+    else:  # MLflow < 3.16: its create_app migrates and creates the admin user, so it takes turns
+        with _one_worker_at_a_time(str(auth.auth_config.database_uri)):
+            served = auth.create_app(flask_app)
     # registered after basic-auth's hooks, so they run after it: refusals only reach users it
     # let in, and the audit trail knows who they are
     install(flask_app, policy)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -19,18 +18,11 @@ from mlflow.server import (  # type: ignore[attr-defined]
 )
 
 from pytest_mlflow_guard.mlflow_io.artifacts import model_facts, read_mlmodel
+from pytest_mlflow_guard.mlflow_io.builders import SourceRun
 from pytest_mlflow_guard.mlflow_io.reader import StoreReader
-from pytest_mlflow_guard.records import RunRecord
 from pytest_mlflow_guard.redact import redact_text
 
 __all__ = ["SourceRun", "source_run_facts", "source_run_id", "version_signature"]
-
-
-@dataclass(frozen=True)
-class SourceRun:
-    record: RunRecord | None = None
-    missing: bool = False
-    unreadable: str | None = None
 
 
 def _backend_uri() -> str:
@@ -51,8 +43,7 @@ def _reader(backend: str, destination: str | None) -> StoreReader:
 def source_run_facts(run_id: str | None) -> SourceRun:
     if not run_id:
         return SourceRun()  # MLG304 reports a version without a run
-    record, missing, unreadable = _reader(_backend_uri(), _destination()).source_run(run_id)
-    return SourceRun(record, missing, unreadable)
+    return _reader(_backend_uri(), _destination()).source_run(run_id)
 
 
 def source_run_id(source: str, model_id: str | None, tracking_store: Any) -> str | None:

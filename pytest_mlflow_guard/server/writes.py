@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlflow.entities import ExperimentTag, RunTag
@@ -42,8 +42,14 @@ from mlflow.server.handlers import (
 )
 
 from pytest_mlflow_guard.audit import AuditEntry, now_utc
+from pytest_mlflow_guard.mlflow_io.builders import (
+    aliases_by_version,
+    registered_model_record,
+    version_from_entity,
+    version_record,
+)
 from pytest_mlflow_guard.mlflow_io.registry import LifecycleError, normalize_stage
-from pytest_mlflow_guard.mlflow_io.scope import quote
+from pytest_mlflow_guard.mlflow_io.versions import versions_of
 from pytest_mlflow_guard.records import ModelVersionRecord, RegisteredModelRecord
 from pytest_mlflow_guard.server.policy import Policy, Verdict
 from pytest_mlflow_guard.server.sources import source_run_facts, source_run_id, version_signature
@@ -196,33 +202,17 @@ def rename_registered_model(policy: Policy, user: str) -> Pending | None:
     return Pending(verdict, lambda _: _tag_model(message.new_name, verdict))
 
 
-def _versions_of(name: str) -> list[Any]:
-    """Every version of the model, as the gate's reader finds them: a name no filter literal can
-    express (both kinds of quote) is matched here, over a listing of every version."""
-    try:
-        filter_string: str | None = f"name = {quote(name)}"
-    except ValueError:
-        filter_string = None
-    found: list[Any] = []
-    token = None
-    while True:
-        page = _registry().search_model_versions(filter_string, max_results=1000, page_token=token)
-        found.extend(v for v in page if v.name == name)
-        token = page.token
-        if not token:
-            return found
-
-
 def _model_record(name: str) -> RegisteredModelRecord:
+    """The model and its versions as the gate's readers build them (no artifact is read: the
+    stage rules judge stages)."""
     model = _registry().get_registered_model(name)
-    versions = _versions_of(name)
-    return RegisteredModelRecord(
-        name=name,
-        tags=dict(model.tags or {}),
-        versions=tuple(
-            ModelVersionRecord(name=name, version=str(v.version), stage=v.current_stage or "None")
-            for v in versions
-        ),
+    aliases = aliases_by_version(model)
+    versions = [
+        version_from_entity(v, aliases=aliases.get(str(v.version), ()), workspace=None)
+        for v in versions_of(_registry(), name, page_size=1000)
+    ]
+    return registered_model_record(
+        name=name, tags=model.tags or {}, versions=versions, workspace=None
     )
 
 
@@ -243,16 +233,18 @@ def create_model_version(policy: Policy, user: str) -> Pending | None:
     run_id = message.run_id or source_run_id(message.source, message.model_id, _tracking())
     run = source_run_facts(run_id)
     has_signature, unreadable = version_signature(message.source, message.model_id, _tracking())
-    version = ModelVersionRecord(
+    version = version_record(
         name=message.name,
         version="(new)",
+        stage=None,
         run_id=run_id,
         source=message.source,
-        has_signature=has_signature,
-        signature_unreadable=unreadable,
-        source_run=run.record,
-        source_run_missing=run.missing,
-        source_run_unreadable=run.unreadable,
+        tags={},  # the version's rules judge its source and signature, not its tags
+        created_ms=None,
+        updated_ms=None,
+        workspace=None,
+        source_run=run,
+        signature=(has_signature, unreadable),
     )
     verdict = policy.model_version(RegisteredModelRecord(name=model.name), version)
 
@@ -289,7 +281,7 @@ def transition_stage(policy: Policy, user: str) -> Pending | None:
             stage = "Archived"
         if stage != v.stage:
             moved.append((v.version, v.stage, stage))
-        after.append(ModelVersionRecord(name=v.name, version=v.version, stage=stage))
+        after.append(replace(v, stage=stage))
     verdict = policy.stage(RegisteredModelRecord(name=message.name, versions=tuple(after)))
     when = now_utc()
     entries = [

@@ -83,6 +83,7 @@ def _finding(finding: Finding) -> Finding:
         object_name=_clean(finding.object_name),
         url=_clean(finding.url),
         store=_clean(finding.store),
+        workspace=_clean(finding.workspace),
     )
 
 

@@ -72,6 +72,13 @@ class ObjectGroup:
     url: str | None = None
     findings: list[Finding] = field(default_factory=list)
     store: str | None = None  # when not the report's own store
+    workspace: str | None = None  # on a store with workspaces (names repeat across them)
+
+    @property
+    def where(self) -> str:
+        """`` in workspace team-b`` / `` in store ...``: what places the object, or ""."""
+        where = f" in workspace {self.workspace}" if self.workspace else ""
+        return where + (f" in store {self.store}" if self.store else "")
 
     @property
     def display_name(self) -> str:
@@ -93,14 +100,19 @@ def group_by_object(
     findings on objects the report does not list get a synthesized group, in first-seen order, so
     nothing is lost when a caller builds a report without ``objects``.
     """
-    groups: dict[tuple[str | None, str, str], ObjectGroup] = {}
+    Key = tuple[str | None, str | None, str, str]
+    groups: dict[Key, ObjectGroup] = {}
     for obj in objects:
-        key: tuple[str | None, str, str] = (None, obj.object_type, obj.object_id)
+        key: Key = (None, obj.workspace, obj.object_type, obj.object_id)
         if key not in groups:
-            groups[key] = ObjectGroup(obj.object_type, obj.object_id, obj.label, obj.experiment_id)
+            groups[key] = ObjectGroup(
+                obj.object_type, obj.object_id, obj.label, obj.experiment_id,
+                workspace=obj.workspace,
+            )  # fmt: skip
     for finding in findings:
-        # experiment ids restart at 1 in every store: the store is part of an object's identity
-        key = (finding.store, finding.object_type, finding.object_id)
+        # experiment ids restart at 1 in every store, and model names repeat across the
+        # workspaces of one: both are part of an object's identity
+        key = (finding.store, finding.workspace, finding.object_type, finding.object_id)
         group = groups.get(key)
         if group is None:
             group = ObjectGroup(
@@ -109,6 +121,7 @@ def group_by_object(
                 finding.object_name or finding.object_id,
                 finding.experiment_id,
                 store=finding.store,
+                workspace=finding.workspace,
             )
             groups[key] = group
         if not group.label and finding.object_name:

@@ -57,16 +57,26 @@ def per_rule(report: Report) -> list[Tally]:
 
 
 def object_label(
-    object_type: str, object_id: str, name: str | None = None, store: str | None = None
+    object_type: str,
+    object_id: str,
+    name: str | None = None,
+    store: str | None = None,
+    workspace: str | None = None,
 ) -> str:
-    """``run 'train-lr' (3f2a9c)``, ``registered model 'churn'``: as the text report names it."""
-    shown = ObjectGroup(object_type, object_id, name or "").display_name
-    label = f"{type_label(object_type)} {shown}"
-    return f"{label} in store {store}" if store else label
+    """``run 'train-lr' (3f2a9c)``, ``registered model 'churn' in workspace team-b``: as the
+    text report names it."""
+    group = ObjectGroup(object_type, object_id, name or "", store=store, workspace=workspace)
+    return f"{type_label(object_type)} {group.display_name}{group.where}"
 
 
 def finding_object(finding: Finding) -> str:
-    return object_label(finding.object_type, finding.object_id, finding.object_name, finding.store)
+    return object_label(
+        finding.object_type,
+        finding.object_id,
+        finding.object_name,
+        finding.store,
+        finding.workspace,
+    )
 
 
 def link(url: str | None) -> str | None:

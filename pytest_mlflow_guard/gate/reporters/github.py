@@ -42,6 +42,8 @@ def annotation(finding: Finding) -> str:
     command = "error" if finding.severity == "error" else "warning"
     title = escape_property(printable(f"{finding.rule} {finding.name}"))
     message = f"{finding.message} ({type_label(finding.object_type)} {finding.object_id})"
+    if finding.workspace and finding.object_type != "workspace":
+        message += f" in workspace {finding.workspace}"
     if finding.store:
         message += f" in store {finding.store}"
     if finding.url:

@@ -18,13 +18,16 @@ Schema, version 1 (keys always appear in this order; output is indented by 2 spa
           "name": "required-tag",                # readable rule name
           "severity": "error",                   # "error" | "warning"
           "object_type": "run",                  # experiment | run | logged_model |
-                                                 # registered_model | model_version | store
+                                                 # registered_model | model_version | store |
+                                                 # workspace
           "object_id": "3f2a9c...",              # run id, experiment id, logged model id,
                                                  # model name, or "name/version"
           "experiment_id": "1",                  # string or null
           "run_id": "3f2a9c...",                 # string or null
           "message": "run has no 'owner' tag",
           "url": "http://mlflow:5000/#/...",     # MLflow UI link, or null when unknown
+          "workspace": "team-b",                 # ONLY on a store with workspaces (MLflow
+                                                 # 3.10+): the one the object is in
           "store": "sqlite:////tmp/t/mlflow.db"  # ONLY when the object is in another store
         }                                        # than tracking_uri (a pytest session's tests
                                                  # can point MLflow at stores of their own)
@@ -54,6 +57,9 @@ SCHEMA_VERSION = 1
 
 
 def _finding(finding: Finding) -> dict[str, Any]:
+    placed = {"workspace": finding.workspace} if finding.workspace else {}
+    if finding.store:
+        placed["store"] = finding.store
     return {
         "rule": finding.rule,
         "name": finding.name,
@@ -64,7 +70,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "run_id": finding.run_id,
         "message": finding.message,
         "url": finding.url,
-    } | ({"store": finding.store} if finding.store else {})
+    } | placed
 
 
 def to_dict(report: Report) -> dict[str, Any]:

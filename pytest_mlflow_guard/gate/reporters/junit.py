@@ -47,7 +47,7 @@ def _where(group: ObjectGroup) -> str:
     where = f"{type_label(group.object_type)} {group.display_name}"
     if group.experiment_id and group.object_type != "experiment":
         where += f" in experiment {group.experiment_id}"
-    return where
+    return where + group.where
 
 
 def _failure_body(finding: Finding, group: ObjectGroup) -> str:

@@ -98,6 +98,9 @@ def _fallback_rule(finding: Finding) -> RuleInfo:
 def logical_path(finding: Finding) -> str:
     """``experiment/1/run/<id>``: the object's place in the tracking store's hierarchy."""
     parts: list[str] = []
+    # a workspace holds its experiments and its registry (names repeat across workspaces)
+    if finding.workspace and finding.object_type != "workspace":
+        parts += ["workspace", finding.workspace]
     # Runs and logged models sit inside an experiment (and a logged model inside its run);
     # registered models and their versions are top-level in MLflow, whatever run they came from.
     if finding.object_type in ("run", "logged_model") and finding.experiment_id:
@@ -122,6 +125,8 @@ def _location(finding: Finding) -> dict[str, Any]:
 
 def _result(finding: Finding, rule_index: int, seen: dict[str, int]) -> dict[str, Any]:
     text = finding.message or finding.name
+    if finding.workspace and finding.object_type != "workspace":
+        text += f" (in workspace {finding.workspace})"
     if finding.store:
         text += f" (in store {finding.store})"
     result: dict[str, Any] = {

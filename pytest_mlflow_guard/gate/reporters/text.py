@@ -70,8 +70,7 @@ def render(report: Report, *, color: bool = False) -> str:
         header = f"{type_label(group.object_type)} {clean(group.display_name)}"
         if group.experiment_id and group.object_type != "experiment":
             header += f" in experiment {clean(group.experiment_id)}"
-        if group.store:
-            header += f" in store {clean(group.store)}"
+        header += clean(group.where)
         lines.append(paint(header, "bold"))
         if group.url:
             lines.append("  " + paint(clean(group.url), "dim"))

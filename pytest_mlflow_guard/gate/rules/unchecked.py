@@ -15,11 +15,12 @@ class UncheckedEvidence(Rule[Checkable]):
     Some rules need more than the listing: a model's signature lives in its `MLmodel` file, a
     run's environment among its artifacts. When those cannot be read (a database URI whose
     artifacts are `mlflow-artifacts:` URIs only a server resolves, a permission error, a missing
-    file, a source run that could not be fetched), the rule cannot tell a good object from a bad
-    one. Counting that as a pass would make a store nobody could check look clean. Each such
-    object is reported with the rule that could not decide and the reason. It is reported
-    whenever the rule that needed the fact runs, even under `--select` of that rule alone;
-    ignore MLG004 (or set it to warning) to accept unreadable evidence knowingly.
+    file, a source run that could not be fetched, a workspace of the store that could not be
+    read), the rule cannot tell a good object from a bad one. Counting that as a pass would
+    make a store nobody could check look clean. Each such object is reported with the rule that
+    could not decide and the reason. It is reported whenever the rule that needed the fact
+    runs, even under `--select` of that rule alone; ignore MLG004 (or set it to warning) to
+    accept unreadable evidence knowingly.
 
     Anti-pattern:
         mlflow-guard check --tracking-uri postgresql://db/mlflow   # artifacts on the server
@@ -34,7 +35,7 @@ class UncheckedEvidence(Rule[Checkable]):
     code = "MLG004"
     name = "unchecked"
     default_severity = "error"
-    kinds = (*RULE_KINDS, "store")
+    kinds = (*RULE_KINDS, "store", "workspace")
     engine_emitted = True
 
     def check(self, obj: Checkable, ctx: RuleContext) -> Iterator[str]:
