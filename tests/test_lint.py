@@ -470,6 +470,31 @@ def test_odd_files_are_reported_not_tracebacks(
     assert f"{other}:1:23: MLG101" in out
 
 
+def test_special_files_and_huge_files_are_reported_not_read(tmp_path: Path) -> None:
+    # found in review: a committed `zero.py -> /dev/zero` was read until memory ran out, and a
+    # FIFO named x.py blocked lint forever. In a process of its own: a hang must fail, not wait
+    from pytest_mlflow_guard.lint.checks import MAX_SOURCE_BYTES
+
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "x.py")
+    (tmp_path / "huge.py").write_bytes(b"#" * (MAX_SOURCE_BYTES + 1))
+    other = _write(tmp_path, 'mlflow.set_experiment("Bad")\n', "other.py")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_mlflow_guard.cli", "lint", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{tmp_path / 'zero.py'}: not a regular file (a character device): not read" in (
+        done.stderr
+    )
+    assert f"{tmp_path / 'x.py'}: not a regular file (a named pipe): not read" in done.stderr
+    assert f"{tmp_path / 'huge.py'}: larger than 8 MiB: not read" in done.stderr
+    assert f"{other}:1:23: MLG101" in done.stdout  # the others are still linted
+    assert "(3 not read: see the errors above)" in done.stdout
+
+
 def test_a_folder_that_cannot_be_read_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

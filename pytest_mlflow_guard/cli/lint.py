@@ -2,7 +2,8 @@
 the conventions, before they reach a store (also the pre-commit hook, ``.pre-commit-hooks.yaml``).
 
 Exit codes as ``check``: 1 when any error-level finding, 0 otherwise (warnings are printed but
-pass), 2 for a path that does not exist, a file that is not Python source, or a bad config.
+pass), 2 for a path that does not exist, a file that is not Python source or was not read (not a
+regular file: a device, a named pipe; larger than 8 MiB), or a bad config.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             if findings
             else "no findings"
         )
-        unread = f" ({broken} not Python source)" if broken else ""
+        unread = f" ({broken} not read: see the errors above)" if broken else ""
         print(f"mlflow-guard lint: {counts} in {plural(len(files), 'file')}{unread}")
     if broken:
         return EXIT_USAGE

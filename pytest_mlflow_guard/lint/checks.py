@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import re
+import stat
 import tokenize
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -174,10 +176,45 @@ def _column(lines: Sequence[str], line: int, col_offset: int) -> int:
     return len(text.encode()[:col_offset].decode(errors="ignore")) + 1
 
 
+#: a source file larger than this is not read (a generated or vendored blob: nobody's literals)
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
+
+
+def read_source(path: Path) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``MAX_SOURCE_BYTES``;
+    ``SourceError`` saying why not otherwise. A committed symlink to ``/dev/zero`` would be read
+    until memory runs out and a FIFO named ``x.py`` would block forever: the file is opened
+    without waiting for a writer, and its kind and size come from the open file itself (no race
+    between a check and the read)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{path}: not a regular file ({_kind(info.st_mode)}): not read")
+        data = handle.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        limit = MAX_SOURCE_BYTES // (1024 * 1024)
+        raise SourceError(f"{path}: larger than {limit} MiB: not read")
+    return data
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
 def lint_file(path: Path, checker: Checker) -> list[LintFinding]:
     """The findings in ``path``, shown as given; ``SourceError`` when it is not Python source."""
     try:
-        data = path.read_bytes()
+        data = read_source(path)
         # honours a PEP 263 coding cookie and a UTF-8 BOM, as the interpreter does
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return lint_source(data.decode(encoding), str(path), checker)
