@@ -470,6 +470,17 @@ def test_odd_files_are_reported_not_tracebacks(
     assert f"{other}:1:23: MLG101" in out
 
 
+def test_nesting_is_judged_the_same_on_every_python() -> None:
+    # Python 3.10's parser crashed the process (a segfault) on `x = 1+1+...` 200,000 terms
+    # long; 3.11 raises RecursionError near 3,000 levels, 3.13 further on
+    from pytest_mlflow_guard.lint.checks import MAX_DEPTH, parse
+
+    parse("x = " + "+".join(["1"] * (MAX_DEPTH - 10)) + "\n", "ok.py")
+    for terms in (MAX_DEPTH + 10, 200_000):
+        with pytest.raises(RecursionError):
+            parse("x = " + "+".join(["1"] * terms) + "\n", "deep.py")
+
+
 def test_special_files_and_huge_files_are_reported_not_read(tmp_path: Path) -> None:
     # found in review: a committed `zero.py -> /dev/zero` was read until memory ran out, and a
     # FIFO named x.py blocked lint forever. In a process of its own: a hang must fail, not wait

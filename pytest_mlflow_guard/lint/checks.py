@@ -15,6 +15,7 @@ import io
 import os
 import re
 import stat
+import threading
 import tokenize
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -135,10 +136,80 @@ def _codes(entries: str) -> set[str]:
     return codes
 
 
+#: deeper than this, an expression is refused: Python 3.11 and 3.12's parsers give up near 3,000
+#: levels (RecursionError), 3.13's further on, 3.10's kills the process with a segfault
+MAX_DEPTH = 1000
+#: the parser's thread gets this much stack: room for Python 3.10 to build a tree of up to
+#: ``_MAX_OPERATORS`` levels (measured: a million on 512 MiB)
+_PARSER_STACK = 512 * 1024 * 1024
+#: operators in one statement past which the source is not parsed at all (an 8 MiB file can
+#: hold four million, more than any stack above holds on Python 3.10)
+_MAX_OPERATORS = 500_000
+_NOT_NESTING = frozenset({",", ":", ";", "=", ")", "]", "}", "->", "..."})
+
+
+def parse(text: str, path: str) -> ast.Module:
+    """``ast.parse``, the same on every Python: ``RecursionError`` for anything nested more
+    than ``MAX_DEPTH`` deep, never a crash. Python 3.10's parser has no guard for a deep
+    expression and overflows the C stack (seen: ``x = 1+1+...`` 200,000 terms long), so it
+    runs on a thread with a deep stack, and the depth is measured on the tree."""
+    if _operators_in_a_statement(text) > _MAX_OPERATORS:
+        raise RecursionError(f"over {_MAX_OPERATORS:,} operators in one statement")
+    result: list[ast.Module | BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(ast.parse(text, filename=path))
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            result.append(exc)
+
+    previous = threading.stack_size(_PARSER_STACK)
+    try:
+        thread = threading.Thread(target=work, name="mlflow-guard-lint-parse")
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    tree = result[0]
+    if _depth(tree) > MAX_DEPTH:
+        raise RecursionError(f"nested more than {MAX_DEPTH} deep")
+    return tree
+
+
+def _operators_in_a_statement(text: str) -> int:
+    """The most operator tokens in one logical line (0 for what does not tokenize: the parser
+    says what is wrong with it). Tokenizing is slow: a file with fewer operator characters in
+    all than the limit is not tokenized."""
+    if sum(text.count(mark) for mark in "+-*/%@&|^~<>.([{") <= _MAX_OPERATORS:
+        return 0
+    most = count = 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.NEWLINE:
+                most, count = max(most, count), 0
+            elif token.type == tokenize.OP and token.string not in _NOT_NESTING:
+                count += 1
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return max(most, count)
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:  # not recursive: the tree may be hundreds of thousands deep
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def lint_source(text: str, path: str, checker: Checker) -> list[LintFinding]:
     """The findings in one file's source, in source order (``SyntaxError`` if it is not
     Python)."""
-    sites = find_sites(ast.parse(text, filename=path))
+    sites = find_sites(parse(text, path))
     if not sites:
         return []
     quiet = suppressions(text)
